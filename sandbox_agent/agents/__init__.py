@@ -1,0 +1,1 @@
+"""Agent adapters: the interface, shared process machinery, and one adapter per agent."""

@@ -1,0 +1,153 @@
+"""The mock agent's adapter: one `mock_agent.py` child process per session."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ... import __version__
+from ...rpc.errors import AppError
+from ...rpc.framing import OversizedLine
+from ...schema.agents import AgentCapabilities, AgentInfo
+from ...schema.content import FilePart, ImagePart, InputPart, TextPart
+from ...schema.errors import ErrorKind
+from ...schema.events import AgentUnparsedData, SessionEndedData
+from ...schema.methods import PermissionReply
+from ...sessions.clock import new_id
+from ..base import AgentDriver, AgentSession, EventSink, ProgressCallback, SessionConfig
+from ..env import child_env
+from ..process import AgentProcess
+from .translator import MockTranslator
+
+SCRIPT = Path(__file__).with_name("mock_agent.py")
+READY_TIMEOUT = 15.0
+
+CAPABILITIES = AgentCapabilities(
+    text="yes",
+    streaming_deltas="yes",
+    tool_calls="yes",
+    tool_results="yes",
+    questions="yes",
+    permissions="yes",
+    images="yes",
+    file_attachments="yes",
+    lifecycle="yes",
+    errors="yes",
+    reasoning="yes",
+    command_execution="yes",
+    file_changes="yes",
+    mcp_tools="no",
+    interrupt="yes",
+    resume="yes",
+)
+
+
+class MockSession(AgentSession):
+    def __init__(self, config: SessionConfig, sink: EventSink) -> None:
+        super().__init__(config, sink)
+        self.translator = MockTranslator(new_id)
+        extra = {"MOCK_RESUME": config.resume_native_id} if config.resume_native_id else {}
+        self.proc = AgentProcess([sys.executable, "-I", str(SCRIPT)], child_env(config.env, extra), config.cwd)
+        self._ready: asyncio.Future[None] | None = None
+        self._pump: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._ready = asyncio.get_running_loop().create_future()
+        try:
+            await self.proc.start()
+        except OSError as exc:
+            raise AppError(ErrorKind.AGENT_START_FAILED, f"could not start the mock agent: {exc}") from None
+        self._pump = asyncio.ensure_future(self._read())
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), READY_TIMEOUT)
+        except TimeoutError:
+            await self.proc.stop()
+            raise AppError(ErrorKind.AGENT_START_FAILED, "the mock agent did not become ready") from None
+
+    async def _read(self) -> None:
+        sink = self.sink
+        async for line in self.proc.lines():
+            if isinstance(line, OversizedLine):
+                sink.emit("agent.unparsed", AgentUnparsedData(error=f"{line.size}-byte line dropped", location="stdout"))
+                continue
+            try:
+                msg = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                sink.emit("agent.unparsed", AgentUnparsedData(error=str(exc), location="stdout"))
+                continue
+            if msg.get("t") == "ready":
+                sink.set_native_session_id(str(msg.get("session")))
+                if self._ready is not None and not self._ready.done():
+                    self._ready.set_result(None)
+                continue
+            for e in self.translator.translate(msg):
+                sink.emit(e.type, e.data, synthetic=e.synthetic, raw=msg)
+        code = await self.proc.wait()
+        for e in self.translator.items.fail_all():
+            sink.emit(e.type, e.data, synthetic=True)
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(AppError(ErrorKind.AGENT_START_FAILED, f"the mock agent exited with {code}"))
+        sink.emit(
+            "session.ended",
+            SessionEndedData(
+                reason="completed" if code == 0 else "error",
+                terminated_by="agent",
+                message=None if code == 0 else f"the agent process exited with code {code}",
+                exit_code=code,
+                stderr=self.proc.stderr.summary(),
+            ),
+        )
+
+    async def _write(self, msg: dict[str, Any]) -> None:
+        try:
+            await self.proc.write_line(orjson.dumps(msg))
+        except (ConnectionError, RuntimeError, AssertionError) as exc:
+            raise AppError(ErrorKind.AGENT_ERROR, f"the mock agent is not reading: {exc}") from None
+
+    async def send(self, turn_id: str, content: list[InputPart]) -> None:
+        text = " ".join(p.text for p in content if isinstance(p, TextPart))
+        images = sum(isinstance(p, ImagePart) for p in content)
+        files = sum(isinstance(p, FilePart) for p in content)
+        await self._write({"t": "prompt", "turn": turn_id, "text": text, "images": images, "files": files})
+
+    async def interrupt(self) -> None:
+        await self._write({"t": "interrupt"})
+
+    async def reply_permission(self, permission_id: str, reply: PermissionReply, message: str | None) -> None:
+        await self._write({"t": "permission_reply", "id": permission_id, "reply": reply, "message": message})
+
+    async def reply_question(self, question_id: str, answers: list[list[str]] | None) -> None:
+        await self._write({"t": "question_reply", "id": question_id, "answers": answers})
+
+    async def terminate(self) -> None:
+        await self.proc.stop()
+        if self._pump is not None:
+            await asyncio.gather(self._pump, return_exceptions=True)
+
+
+class MockDriver(AgentDriver):
+    id = "mock"
+    name = "Mock agent"
+    capabilities = CAPABILITIES
+
+    def info(self) -> AgentInfo:
+        return AgentInfo(
+            id=self.id,
+            name=self.name,
+            installed=True,
+            version=__version__,
+            path=str(SCRIPT),
+            capabilities=self.capabilities,
+            models=["mock"],
+        )
+
+    async def install(self, version: str | None, reinstall: bool, progress: ProgressCallback) -> AgentInfo:
+        progress("installed", None, None)  # built in: nothing to fetch
+        return self.info()
+
+    def open_session(self, config: SessionConfig, sink: EventSink) -> AgentSession:
+        return MockSession(config, sink)

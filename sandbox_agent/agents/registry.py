@@ -1,0 +1,33 @@
+"""The agents this daemon can drive."""
+
+from __future__ import annotations
+
+from ..rpc.errors import AppError
+from ..schema.errors import ErrorKind
+from .base import AgentDriver
+
+
+class AgentRegistry:
+    def __init__(self, drivers: list[AgentDriver]) -> None:
+        self.drivers = {d.id: d for d in drivers}
+
+    def get(self, agent_id: str) -> AgentDriver:
+        driver = self.drivers.get(agent_id)
+        if driver is None:
+            raise AppError(
+                ErrorKind.AGENT_NOT_FOUND,
+                f"unknown agent {agent_id!r}; known: {', '.join(sorted(self.drivers))}",
+                agent=agent_id,
+                known=sorted(self.drivers),
+            )
+        return driver
+
+    async def aclose(self) -> None:
+        for driver in self.drivers.values():
+            await driver.aclose()
+
+
+def default_registry() -> AgentRegistry:
+    from .mock import MockDriver
+
+    return AgentRegistry([MockDriver()])

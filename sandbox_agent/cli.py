@@ -1,0 +1,229 @@
+"""The `sandbox-agent` command line. Heavy modules are imported inside each command to keep start-up fast."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+DEFAULT_PORT = 2468
+DEFAULT_ENDPOINT = f"http://127.0.0.1:{DEFAULT_PORT}"
+
+
+class CliError(Exception):
+    """A failure to report as one line, without a traceback."""
+
+
+def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(coro)
+    except ImportError:
+        return asyncio.run(coro)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO), format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _daemon(args: argparse.Namespace) -> Any:
+    from .server.daemon import Daemon
+
+    return Daemon(state_dir=Path(args.state_dir) if args.state_dir else None, ephemeral=args.ephemeral)
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    from .server.run import InsecureBind, check_bind, is_loopback, serve_http
+
+    token = args.token or os.environ.get("SANDBOX_AGENT_TOKEN") or None
+    try:
+        check_bind(args.host, token, args.no_token)
+    except InsecureBind as exc:
+        raise CliError(str(exc)) from None
+    if not token and not args.no_token and is_loopback(args.host):
+        logging.getLogger("sandbox_agent").warning("no token: anything on this machine can drive the daemon")
+    try:
+        run_async(serve_http(_daemon(args), args.host, args.port, token, args.log_level.lower()))
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_stdio(args: argparse.Namespace) -> int:
+    from .server.stdio import serve_stdio
+
+    try:
+        run_async(serve_stdio(_daemon(args)))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _parse_params(raw: Sequence[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in raw:
+        if item.startswith("{"):
+            try:
+                loaded = json.loads(item)
+            except json.JSONDecodeError as exc:
+                raise CliError(f"params are not valid JSON: {exc}") from None
+            if not isinstance(loaded, dict):
+                raise CliError("params must be a JSON object")
+            params.update(loaded)
+            continue
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(f"expected key=value or a JSON object, got {item!r}")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def _post(endpoint: str, token: str | None, method: str, params: dict[str, Any]) -> Any:
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    req = urllib.request.Request(endpoint.rstrip("/") + "/v1/rpc", data=body, method="POST")
+    req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=600) as resp:
+            reply = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            reply = json.loads(exc.read())
+        except ValueError:
+            raise CliError(f"{endpoint}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise CliError(f"cannot reach {endpoint}: {reason} (is `sandbox-agent server` running?)") from None
+    if "error" in reply:
+        err = reply["error"]
+        kind = (err.get("data") or {}).get("kind") if isinstance(err.get("data"), dict) else None
+        detail = f" [{kind}]" if kind else ""
+        extra = err.get("data", {}).get("errors") if isinstance(err.get("data"), dict) else None
+        if extra:
+            detail += " " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in extra)
+        raise CliError(f"{method}: {err.get('message')}{detail}")
+    return reply.get("result")
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    result = _post(args.endpoint, args.token or os.environ.get("SANDBOX_AGENT_TOKEN"), args.method, _parse_params(args.params))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_agents(args: argparse.Namespace) -> int:
+    if args.endpoint:
+        agents = _post(args.endpoint, args.token or os.environ.get("SANDBOX_AGENT_TOKEN"), "agents/list", {})["agents"]
+    else:
+        from .agents.registry import default_registry
+
+        agents = [d.info().model_dump(mode="json") for d in default_registry().drivers.values()]
+    if args.json:
+        print(json.dumps(agents, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("agent", "installed", "version", "coverage")
+    for a in agents:
+        caps = a["capabilities"]
+        yes = [k for k, v in caps.items() if v == "yes"]
+        table.add_row(a["id"], "yes" if a["installed"] else "no", a.get("version") or "-", f"{len(yes)}/{len(caps)}")
+    Console().print(table)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    try:
+        run_async(run_demo(args.host, args.port, args.prompt, _daemon(args)))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return 0
+
+
+def _daemon_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state-dir", help="where the journal lives (default $XDG_STATE_HOME/sandbox-agent)")
+    p.add_argument("--ephemeral", action="store_true", help="keep sessions in memory only")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def _endpoint_flags(p: argparse.ArgumentParser, required: bool) -> None:
+    default = os.environ.get("SANDBOX_AGENT_ENDPOINT") or (DEFAULT_ENDPOINT if required else None)
+    p.add_argument("--endpoint", default=default, help="a running server (default %(default)s)")
+    p.add_argument("--token", help="bearer token (or SANDBOX_AGENT_TOKEN)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sandbox-agent", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"sandbox-agent {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("server", help="serve JSON-RPC over WebSocket/HTTP, SSE and health")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    p.add_argument("--token", help="require this bearer token (or SANDBOX_AGENT_TOKEN)")
+    p.add_argument("--no-token", action="store_true", help="run without a token, on purpose")
+    _daemon_flags(p)
+    p.set_defaults(fn=cmd_server)
+
+    p = sub.add_parser("stdio", help="serve JSON-RPC as NDJSON on stdin/stdout")
+    _daemon_flags(p)
+    p.set_defaults(fn=cmd_stdio)
+
+    p = sub.add_parser("agents", help="list agents with install state and coverage")
+    _endpoint_flags(p, required=False)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_agents)
+
+    p = sub.add_parser("api", help="call any API method on a running server")
+    p.add_argument("method", help="e.g. sessions/list")
+    p.add_argument("params", nargs="*", help="a JSON object and/or key=value pairs (values parsed as JSON)")
+    _endpoint_flags(p, required=True)
+    p.set_defaults(fn=cmd_api)
+
+    p = sub.add_parser("demo", help="run the server with a demo session on the mock agent")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument("--prompt", default="everything")
+    _daemon_flags(p)
+    p.set_defaults(fn=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(getattr(args, "log_level", "warning"))
+    try:
+        return int(args.fn(args))
+    except CliError as exc:
+        print(f"sandbox-agent: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""The contract: pydantic models of events, items, content parts, method params/results and error kinds."""
+
+from .agents import AgentCapabilities, AgentInfo
+from .content import ContentPart, InputPart
+from .errors import ERROR_CODES, ErrorKind
+from .events import EVENT_DATA, UniversalEvent, events_json_schema, universal_event_adapter
+from .items import UniversalItem
+
+__all__ = [
+    "ERROR_CODES",
+    "EVENT_DATA",
+    "AgentCapabilities",
+    "AgentInfo",
+    "ContentPart",
+    "ErrorKind",
+    "InputPart",
+    "UniversalEvent",
+    "UniversalItem",
+    "events_json_schema",
+    "universal_event_adapter",
+]

@@ -1,0 +1,254 @@
+"""UniversalEvent: the envelope and the data of every event type, whatever the agent."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from .items import UniversalItem
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StderrSummary(_Data):
+    """The head and tail of what an agent process wrote to stderr."""
+
+    head: str
+    tail: str
+    truncated: bool
+    total_lines: int
+
+
+class SessionStartedData(_Data):
+    metadata: dict[str, Any] | None = None
+
+
+class SessionEndedData(_Data):
+    reason: Literal["completed", "error", "terminated"]
+    terminated_by: Literal["agent", "daemon"]
+    message: str | None = None
+    exit_code: int | None = None
+    stderr: StderrSummary | None = None
+
+
+class Usage(_Data):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    total_cost_usd: float | None = None
+
+
+class TurnStartedData(_Data):
+    turn_id: str
+
+
+StopReason = Literal["end_turn", "interrupted", "error", "max_tokens", "refusal", "cancelled"]
+
+
+class TurnEndedData(_Data):
+    turn_id: str
+    stop_reason: StopReason | None = None
+    usage: Usage | None = None
+
+
+class ItemData(_Data):
+    item: UniversalItem
+
+
+class ItemDeltaData(_Data):
+    item_id: str
+    delta: str
+
+
+PermissionStatus = Literal["requested", "accept", "accept_for_session", "reject"]
+
+
+class PermissionData(_Data):
+    permission_id: str
+    action: str
+    status: PermissionStatus
+    metadata: dict[str, Any] | None = None
+    message: str | None = None
+
+
+class QuestionOption(_Data):
+    label: str
+    description: str | None = None
+
+
+class Question(_Data):
+    prompt: str
+    header: str | None = None
+    options: list[QuestionOption] = Field(default_factory=list)
+    multi_select: bool = False
+
+
+QuestionStatus = Literal["requested", "answered", "rejected"]
+
+
+class QuestionData(_Data):
+    """`prompt`/`options` describe the first question; `questions` lists all of them."""
+
+    question_id: str
+    prompt: str
+    options: list[str] = Field(default_factory=list)
+    status: QuestionStatus
+    questions: list[Question] | None = None
+    response: list[list[str]] | None = None
+
+
+class ErrorData(_Data):
+    message: str
+    code: str | None = None
+    details: Any = None
+
+
+class AgentUnparsedData(_Data):
+    error: str
+    location: str
+    raw_hash: str | None = None
+
+
+EventSource = Literal["agent", "daemon"]
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str
+    sequence: int = Field(ge=1, description="1, 2, 3 ... per session, no gaps")
+    time: str = Field(description="RFC 3339 UTC timestamp")
+    session_id: str
+    native_session_id: str | None = None
+    source: EventSource
+    synthetic: bool = False
+    raw: Any = None
+
+
+class SessionStartedEvent(_Envelope):
+    type: Literal["session.started"]
+    data: SessionStartedData
+
+
+class SessionEndedEvent(_Envelope):
+    type: Literal["session.ended"]
+    data: SessionEndedData
+
+
+class TurnStartedEvent(_Envelope):
+    type: Literal["turn.started"]
+    data: TurnStartedData
+
+
+class TurnEndedEvent(_Envelope):
+    type: Literal["turn.ended"]
+    data: TurnEndedData
+
+
+class ItemStartedEvent(_Envelope):
+    type: Literal["item.started"]
+    data: ItemData
+
+
+class ItemDeltaEvent(_Envelope):
+    type: Literal["item.delta"]
+    data: ItemDeltaData
+
+
+class ItemCompletedEvent(_Envelope):
+    type: Literal["item.completed"]
+    data: ItemData
+
+
+class PermissionRequestedEvent(_Envelope):
+    type: Literal["permission.requested"]
+    data: PermissionData
+
+
+class PermissionResolvedEvent(_Envelope):
+    type: Literal["permission.resolved"]
+    data: PermissionData
+
+
+class QuestionRequestedEvent(_Envelope):
+    type: Literal["question.requested"]
+    data: QuestionData
+
+
+class QuestionResolvedEvent(_Envelope):
+    type: Literal["question.resolved"]
+    data: QuestionData
+
+
+class ErrorEvent(_Envelope):
+    type: Literal["error"]
+    data: ErrorData
+
+
+class AgentUnparsedEvent(_Envelope):
+    type: Literal["agent.unparsed"]
+    data: AgentUnparsedData
+
+
+UniversalEvent = Annotated[
+    SessionStartedEvent
+    | SessionEndedEvent
+    | TurnStartedEvent
+    | TurnEndedEvent
+    | ItemStartedEvent
+    | ItemDeltaEvent
+    | ItemCompletedEvent
+    | PermissionRequestedEvent
+    | PermissionResolvedEvent
+    | QuestionRequestedEvent
+    | QuestionResolvedEvent
+    | ErrorEvent
+    | AgentUnparsedEvent,
+    Field(discriminator="type"),
+]
+
+EventType = Literal[
+    "session.started",
+    "session.ended",
+    "turn.started",
+    "turn.ended",
+    "item.started",
+    "item.delta",
+    "item.completed",
+    "permission.requested",
+    "permission.resolved",
+    "question.requested",
+    "question.resolved",
+    "error",
+    "agent.unparsed",
+]
+
+EVENT_DATA: dict[str, type[BaseModel]] = {
+    "session.started": SessionStartedData,
+    "session.ended": SessionEndedData,
+    "turn.started": TurnStartedData,
+    "turn.ended": TurnEndedData,
+    "item.started": ItemData,
+    "item.delta": ItemDeltaData,
+    "item.completed": ItemData,
+    "permission.requested": PermissionData,
+    "permission.resolved": PermissionData,
+    "question.requested": QuestionData,
+    "question.resolved": QuestionData,
+    "error": ErrorData,
+    "agent.unparsed": AgentUnparsedData,
+}
+
+universal_event_adapter: TypeAdapter[UniversalEvent] = TypeAdapter(UniversalEvent)
+
+
+def events_json_schema() -> dict[str, Any]:
+    """The JSON Schema of UniversalEvent, as published in docs/."""
+    schema = universal_event_adapter.json_schema(ref_template="#/$defs/{model}")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "UniversalEvent"
+    return schema

@@ -1,0 +1,153 @@
+"""The HTTP face of the daemon (Starlette): WebSocket and POST JSON-RPC, health, and SSE of one session."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .. import __version__
+from ..rpc.connection import Connection
+from ..rpc.dispatcher import encode_error
+from ..rpc.errors import AppError, RpcError
+from ..schema.errors import ErrorKind
+from ..sessions.subscription import Subscription
+from .api import api
+from .auth import SUBPROTOCOL, TokenAuth
+from .client_context import ClientContext
+from .daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 16 * 1024 * 1024
+SSE_HEARTBEAT = 15.0
+
+
+def _json(data: bytes, status: int = 200) -> Response:
+    return Response(data, status_code=status, media_type="application/json")
+
+
+def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None = None) -> Any:
+    async def health(request: Request) -> Response:
+        started = daemon.manager is not None
+        return JSONResponse(
+            {
+                "status": "ok" if started else "starting",
+                "version": __version__,
+                "sessions": len(daemon.sessions.sessions) if started else 0,
+                "journal": daemon.journal_status(),
+            }
+        )
+
+    async def rpc_post(request: Request) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_MESSAGE:
+            err = AppError(ErrorKind.MESSAGE_TOO_LARGE, f"request of {length} bytes exceeds {MAX_MESSAGE}")
+            return _json(encode_error(None, err), 413)
+        body = await request.body()
+        reply = await api.handle_bytes(body, ClientContext(daemon, None))
+        return Response(status_code=204) if reply is None else _json(reply)
+
+    async def rpc_ws(websocket: WebSocket) -> None:
+        offered = websocket.scope.get("subprotocols") or []
+        await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+
+        async def send(data: bytes) -> None:
+            await websocket.send_text(data.decode())
+
+        async def send_many(frames: list[bytes]) -> None:
+            for frame in frames:
+                await websocket.send_text(frame.decode())
+
+        ctx = ClientContext(daemon, None, send_many)
+        conn = Connection(send, api, ctx)
+        ctx.connection = conn
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                data = message.get("text")
+                if data is None:
+                    data = message.get("bytes") or b""
+                conn.receive(data)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await ctx.close()
+            await conn.close()
+
+    async def events_sse(request: Request) -> Response:
+        session_id = request.path_params["session_id"]
+        try:
+            session = daemon.sessions.get(session_id)
+            offset = int(request.headers.get("last-event-id") or request.query_params.get("offset") or 0)
+            if offset < 0 or offset > session.log.last_seq:
+                raise AppError(ErrorKind.INVALID_OFFSET, f"offset {offset} is out of range 0..{session.log.last_seq}")
+        except ValueError:
+            return _json(encode_error(None, AppError(ErrorKind.INVALID_OFFSET, "offset must be an integer")), 400)
+        except RpcError as exc:
+            status = 404 if exc.kind == "session_not_found" else 400
+            return _json(encode_error(None, exc), status)
+        return StreamingResponse(
+            _sse_stream(session, offset),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
+
+    routes: list[Any] = [
+        Route("/v1/health", health, methods=["GET"]),
+        Route("/v1/rpc", rpc_post, methods=["POST"]),
+        WebSocketRoute("/v1/rpc", rpc_ws),
+        Route("/v1/sessions/{session_id}/events/sse", events_sse, methods=["GET"]),
+        *(extra_routes or []),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await daemon.start()
+        try:
+            yield
+        finally:
+            await daemon.stop()
+
+    return TokenAuth(Starlette(routes=routes, lifespan=lifespan), token)
+
+
+async def _sse_stream(session: Any, offset: int) -> AsyncIterator[bytes]:
+    """Each event as `id: <sequence>` + `data: <event>`; a comment line every 15 s keeps proxies open."""
+    queue: asyncio.Queue[list[bytes] | None] = asyncio.Queue(maxsize=1)
+
+    async def deliver(_: str, bodies: list[bytes]) -> None:
+        await queue.put(bodies)
+
+    async def closed(_: str, reason: str, resume_offset: int) -> None:
+        await queue.put(None)
+
+    sub = Subscription(session.log, offset, deliver, closed, lambda: session.ended)
+    sub.start()
+    try:
+        yield b": connected\n\n"
+        while True:
+            try:
+                bodies = await asyncio.wait_for(queue.get(), SSE_HEARTBEAT)
+            except TimeoutError:
+                yield b": heartbeat\n\n"
+                continue
+            if bodies is None:
+                return
+            chunks = []
+            for body in bodies:
+                offset += 1  # batches arrive in order, gap-free, starting right after the offset
+                chunks.append(b"id: %d\ndata: %s\n\n" % (offset, body))
+            yield b"".join(chunks)
+    finally:
+        await sub.cancel()

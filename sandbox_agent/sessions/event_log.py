@@ -1,0 +1,67 @@
+"""One session's events: gap-free sequence numbers, a memory window, the journal behind it, and fan-out."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .journal import Journal
+
+if TYPE_CHECKING:
+    from .subscription import Subscription
+
+MEMORY_WINDOW = 4096  # events kept in memory per session when a journal holds the rest
+
+
+class EventLog:
+    """Events are encoded once (JSON bytes) and shared by the journal, every reader and every subscriber.
+
+    `last_seq` is the newest sequence assigned; `visible_seq` the newest one readers may see (durable, or
+    delivered from memory when the journal is failing). Readers never see past `visible_seq`.
+    """
+
+    def __init__(self, session_id: str, journal: Journal | None, last_seq: int = 0) -> None:
+        self.session_id = session_id
+        self.journal = journal
+        self.last_seq = last_seq
+        self.visible_seq = last_seq
+        self._mem: list[bytes] = []
+        self._mem_first = last_seq + 1  # sequence number of _mem[0]
+        self.subscribers: set[Subscription] = set()
+
+    def append(self, seq: int, type_: str, body: bytes) -> None:
+        assert seq == self.last_seq + 1, "sequence numbers are gap-free"
+        self.last_seq = seq
+        self._mem.append(body)
+        if self.journal is None:
+            self._visible(seq)
+        else:
+            self.journal.add_event(self.session_id, seq, type_, body, self._visible)
+
+    def _visible(self, seq: int) -> None:
+        if seq <= self.visible_seq:
+            return
+        self.visible_seq = seq
+        if self.journal is not None and self.journal.error is None and len(self._mem) > 2 * MEMORY_WINDOW:
+            drop = min(len(self._mem) - MEMORY_WINDOW, seq - self._mem_first + 1)
+            if drop > 0:
+                del self._mem[:drop]
+                self._mem_first += drop
+        for sub in tuple(self.subscribers):
+            sub.wake(seq)
+
+    def read(self, after: int, limit: int) -> list[bytes]:
+        """Visible events with sequence > after, at most `limit`, in order."""
+        upto = min(self.visible_seq, after + limit)
+        if after >= upto:
+            return []
+        if after + 1 >= self._mem_first:
+            return self._mem[after + 1 - self._mem_first : upto + 1 - self._mem_first]
+        assert self.journal is not None
+        older = self.journal.read_events(self.session_id, after, limit, min(upto, self._mem_first - 1))
+        if len(older) < limit and upto >= self._mem_first:
+            older += self._mem[: upto + 1 - self._mem_first][: limit - len(older)]
+        return older
+
+    def close_subscribers(self) -> None:
+        for sub in tuple(self.subscribers):
+            sub.wake(self.visible_seq)

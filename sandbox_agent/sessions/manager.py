@@ -1,0 +1,173 @@
+"""All sessions of a daemon: create, look up, resume, restore from the journal, shut down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+
+import orjson
+
+from ..agents.base import AgentDriver, SessionConfig
+from ..rpc.errors import AppError
+from ..schema.errors import ErrorKind
+from ..schema.events import SessionEndedData
+from ..schema.methods import SessionCreateParams
+from .clock import new_id, now_rfc3339
+from .event_log import EventLog
+from .journal import Journal
+from .record import SessionRecord
+from .session import Session
+
+log = logging.getLogger(__name__)
+
+DriverLookup = Callable[[str], AgentDriver]
+
+
+class SessionManager:
+    def __init__(self, drivers: DriverLookup, journal: Journal | None) -> None:
+        self._driver = drivers
+        self.journal = journal
+        self.sessions: dict[str, Session] = {}
+        self._creating: set[str] = set()
+        self.on_change: list[Callable[[str], None]] = []
+
+    def restore(self) -> int:
+        """Load every journaled session; those the daemon was running when it died end as terminated."""
+        if self.journal is None:
+            return 0
+        for raw_record, last_seq in self.journal.sessions():
+            record = SessionRecord.model_validate(raw_record)
+            session = Session(record, EventLog(record.session_id, self.journal, last_seq), self.journal)
+            self.sessions[record.session_id] = session
+            if record.ended is None:
+                last_turn = self.journal.last_of_types(record.session_id, ("turn.started", "turn.ended"))
+                if last_turn is not None:
+                    ev = orjson.loads(last_turn)
+                    if ev["type"] == "turn.started":
+                        session.current_turn = ev["data"]["turn_id"]
+                session.emit(
+                    "session.ended",
+                    SessionEndedData(
+                        reason="terminated",
+                        terminated_by="daemon",
+                        message="the daemon stopped while this session was live; resume it to continue",
+                    ),
+                    synthetic=True,
+                    source="daemon",
+                )
+        return len(self.sessions)
+
+    def get(self, session_id: str) -> Session:
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise AppError(ErrorKind.SESSION_NOT_FOUND, f"no session {session_id!r}", session_id=session_id)
+        return session
+
+    def list(self) -> list[Session]:
+        return list(self.sessions.values())
+
+    async def create(self, params: SessionCreateParams) -> Session:
+        driver = self._driver(params.agent)
+        session_id = params.session_id or new_id("ses_")
+        if session_id in self.sessions or session_id in self._creating:
+            raise AppError(ErrorKind.SESSION_EXISTS, f"session {session_id!r} already exists", session_id=session_id)
+        cwd = os.path.abspath(params.cwd or os.getcwd())
+        if not os.path.isdir(cwd):
+            raise AppError(ErrorKind.AGENT_START_FAILED, f"cwd {cwd!r} is not a directory", cwd=cwd)
+        record = SessionRecord(
+            session_id=session_id,
+            agent=driver.id,
+            cwd=cwd,
+            created_at=now_rfc3339(),
+            model=params.model,
+            agent_mode=params.agent_mode,
+            permission_mode=params.permission_mode,
+            env_keys=sorted(params.env or {}),
+            mcp_servers=params.mcp_servers or [],
+            include_raw=params.include_raw,
+        )
+        config = SessionConfig(
+            session_id=session_id,
+            agent=driver.id,
+            cwd=cwd,
+            model=params.model,
+            agent_mode=params.agent_mode,
+            permission_mode=params.permission_mode,
+            env=dict(params.env or {}),
+            mcp_servers=list(params.mcp_servers or []),
+            include_raw=params.include_raw,
+        )
+        self._creating.add(session_id)
+        try:
+            session = Session(record, EventLog(session_id, self.journal), self.journal)
+            session._settled.clear()
+            session.persist()
+            self.sessions[session_id] = session
+            await self._start(session, driver, config)
+        finally:
+            self._creating.discard(session_id)
+        self._changed(session_id)
+        return session
+
+    async def resume(self, session_id: str, env: dict[str, str] | None) -> Session:
+        """Continue an ended session on a fresh agent process, in the same transcript."""
+        session = self.get(session_id)
+        if not session.ended:
+            return session
+        record = session.record
+        driver = self._driver(record.agent)
+        if driver.capabilities.resume == "no":
+            raise AppError(ErrorKind.NOT_SUPPORTED, f"{driver.name} sessions cannot be resumed", agent=driver.id)
+        record.ended = None
+        session._ended.clear()
+        session._settled.clear()
+        config = SessionConfig(
+            session_id=session_id,
+            agent=record.agent,
+            cwd=record.cwd,
+            model=record.model,
+            agent_mode=record.agent_mode,
+            permission_mode=record.permission_mode,
+            env=dict(env or {}),
+            mcp_servers=list(record.mcp_servers),
+            include_raw=record.include_raw,
+            resume_native_id=record.native_session_id,
+        )
+        session._terminating = False
+        session.persist()
+        await self._start(session, driver, config)
+        self._changed(session_id)
+        return session
+
+    async def _start(self, session: Session, driver: AgentDriver, config: SessionConfig) -> None:
+        try:
+            await session.start(driver.open_session(config, session))
+        except Exception as exc:
+            message = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, AppError):
+                log.exception("%s: agent failed to start", session.session_id)
+            if not session.ended:
+                session.emit(
+                    "session.ended",
+                    SessionEndedData(reason="error", terminated_by="agent", message=message),
+                    source="daemon",
+                )
+            if isinstance(exc, AppError):
+                raise
+            raise AppError(ErrorKind.AGENT_START_FAILED, message, session_id=session.session_id) from None
+
+    async def terminate(self, session_id: str) -> None:
+        await self.get(session_id).terminate()
+        self._changed(session_id)
+
+    def _changed(self, session_id: str) -> None:
+        for callback in self.on_change:
+            callback(session_id)
+
+    async def shutdown(self) -> None:
+        live = [s for s in self.sessions.values() if not s.ended]
+        await asyncio.gather(*(s.terminate("the daemon is shutting down") for s in live), return_exceptions=True)
+        if self.journal is not None:
+            self.journal.close()

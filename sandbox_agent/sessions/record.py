@@ -1,0 +1,23 @@
+"""What the journal keeps about a session besides its events."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from ..schema.events import SessionEndedData
+from ..schema.methods import McpServerConfig, PermissionMode
+
+
+class SessionRecord(BaseModel):
+    session_id: str
+    agent: str
+    cwd: str
+    created_at: str
+    model: str | None = None
+    agent_mode: str | None = None
+    permission_mode: PermissionMode = "default"
+    env_keys: list[str] = []  # names only: secrets never reach the journal
+    mcp_servers: list[McpServerConfig] = []
+    include_raw: bool = False
+    native_session_id: str | None = None
+    ended: SessionEndedData | None = None

@@ -1,0 +1,345 @@
+"""One session: the state machine (idle, running, awaiting_input, ended) driven by the session's own events.
+
+Every event an adapter emits passes through `Session.emit`, which numbers it, stores it and updates the state,
+so the invariants hold for every agent alike: a turn is bracketed by turn.started/turn.ended, pending requests
+never outlive their turn, and session.ended is the last event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from ..agents.base import AgentSession
+from ..rpc.errors import AppError
+from ..schema.content import FilePart, FileRefPart, ImagePart, InputPart, TextPart
+from ..schema.errors import ErrorKind
+from ..schema.events import (
+    ErrorData,
+    ItemData,
+    PermissionData,
+    QuestionData,
+    SessionEndedData,
+    SessionStartedData,
+    TurnEndedData,
+    TurnStartedData,
+)
+from ..schema.items import UniversalItem
+from ..schema.methods import PendingPermission, PermissionReply, SessionInfo, SessionStatus
+from .clock import new_id, now_rfc3339
+from .event_log import EventLog
+from .hitl import HitlRegistry
+from .journal import Journal
+from .record import SessionRecord
+
+log = logging.getLogger(__name__)
+
+_REPLY_STATUS = {"once": "accept", "always": "accept_for_session", "reject": "reject"}
+
+
+class TurnWaiter:
+    """Collects one turn's final assistant text for `sessions/prompt`."""
+
+    def __init__(self, turn_id: str) -> None:
+        self.turn_id = turn_id
+        self.texts: list[str] = []
+        self.done: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+
+
+class Session:
+    def __init__(self, record: SessionRecord, log_: EventLog, journal: Journal | None) -> None:
+        self.record = record
+        self.log = log_
+        self.journal = journal
+        self.adapter: AgentSession | None = None
+        self.hitl = HitlRegistry()
+        self.current_turn: str | None = None
+        self._waiters: dict[str, TurnWaiter] = {}
+        self._terminating = False
+        self._ended = asyncio.Event()
+        self._settled = asyncio.Event()  # set once start() has succeeded or failed
+        if record.ended is not None:
+            self._ended.set()
+            self._settled.set()
+
+    # identity and state
+
+    @property
+    def session_id(self) -> str:
+        return self.record.session_id
+
+    @property
+    def ended(self) -> bool:
+        return self.record.ended is not None
+
+    @property
+    def status(self) -> SessionStatus:
+        if self.ended:
+            return "ended"
+        if self.hitl:
+            return "awaiting_input"
+        return "running" if self.current_turn else "idle"
+
+    def info(self) -> SessionInfo:
+        r = self.record
+        return SessionInfo(
+            session_id=r.session_id,
+            agent=r.agent,
+            status=self.status,
+            created_at=r.created_at,
+            cwd=r.cwd,
+            model=r.model,
+            agent_mode=r.agent_mode,
+            permission_mode=r.permission_mode,
+            native_session_id=r.native_session_id,
+            event_count=self.log.last_seq,
+            current_turn_id=self.current_turn,
+            pending_permissions=[
+                PendingPermission(permission_id=p.permission_id, action=p.action, metadata=p.metadata)
+                for p in self.hitl.permissions.values()
+            ],
+            pending_questions=list(self.hitl.questions.values()),
+            ended=r.ended,
+        )
+
+    def persist(self) -> None:
+        if self.journal is not None:
+            self.journal.put_session(self.session_id, self.record.model_dump(mode="json"))
+
+    # the EventSink side, used by adapters
+
+    def set_native_session_id(self, native_id: str) -> None:
+        if self.record.native_session_id != native_id:
+            self.record.native_session_id = native_id
+            self.persist()
+
+    def emit(
+        self,
+        type_: str,
+        data: BaseModel,
+        *,
+        synthetic: bool = False,
+        raw: Any = None,
+        source: str = "agent",
+    ) -> None:
+        if self.ended:
+            log.debug("%s: dropped %s after session.ended", self.session_id, type_)
+            return
+        if type_ == "turn.ended":
+            if not isinstance(data, TurnEndedData) or data.turn_id != self.current_turn:
+                log.debug("%s: ignored turn.ended for a turn that is not running", self.session_id)
+                return
+            self._settle_hitl("turn ended")
+        elif type_ == "session.ended":
+            assert isinstance(data, SessionEndedData)
+            if self._terminating:
+                data = data.model_copy(update={"reason": "terminated", "terminated_by": "daemon"})
+            self._close_turn("error")
+            self._settle_hitl("session ended")
+        self._append(type_, data, synthetic, raw, source)
+        self._observe(type_, data)
+
+    def _append(self, type_: str, data: BaseModel, synthetic: bool, raw: Any, source: str) -> None:
+        seq = self.log.last_seq + 1
+        event: dict[str, Any] = {
+            "event_id": new_id("evt_"),
+            "sequence": seq,
+            "time": now_rfc3339(),
+            "session_id": self.session_id,
+            "source": source,
+            "synthetic": synthetic,
+            "type": type_,
+            "data": data.model_dump(mode="json", exclude_none=True),
+        }
+        if self.record.native_session_id is not None:
+            event["native_session_id"] = self.record.native_session_id
+        if raw is not None and self.record.include_raw:
+            event["raw"] = raw
+        self.log.append(seq, type_, orjson.dumps(event))
+
+    def _observe(self, type_: str, data: BaseModel) -> None:
+        if type_ in ("item.completed",):
+            assert isinstance(data, ItemData)
+            item = data.item
+            if item.kind == "message" and item.role == "assistant" and self.current_turn in self._waiters:
+                self._waiters[self.current_turn].texts.extend(
+                    p.text for p in item.content if isinstance(p, TextPart)
+                )
+        elif type_.startswith(("permission.", "question.")):
+            assert isinstance(data, PermissionData | QuestionData)
+            self.hitl.observe(type_, data)
+        elif type_ == "turn.ended":
+            assert isinstance(data, TurnEndedData)
+            self.current_turn = None
+            waiter = self._waiters.pop(data.turn_id, None)
+            if waiter is not None and not waiter.done.done():
+                waiter.done.set_result(data.stop_reason)
+        elif type_ == "session.ended":
+            assert isinstance(data, SessionEndedData)
+            self.record.ended = data
+            self.persist()
+            self._ended.set()
+            self.log.close_subscribers()
+
+    def _close_turn(self, stop_reason: str) -> None:
+        if self.current_turn is not None:
+            self.emit(
+                "turn.ended",
+                TurnEndedData(turn_id=self.current_turn, stop_reason=stop_reason),  # type: ignore[arg-type]
+                synthetic=True,
+                source="daemon",
+            )
+
+    def _settle_hitl(self, why: str) -> None:
+        """Nothing dangles: requests still pending when their turn or session ends are resolved as rejected."""
+        for p in list(self.hitl.permissions.values()):
+            self.emit(
+                "permission.resolved",
+                p.model_copy(update={"status": "reject", "message": why}),
+                synthetic=True,
+                source="daemon",
+            )
+        for q in list(self.hitl.questions.values()):
+            self.emit("question.resolved", q.model_copy(update={"status": "rejected"}), synthetic=True, source="daemon")
+
+    # the API side
+
+    async def start(self, adapter: AgentSession) -> None:
+        self.adapter = adapter
+        r = self.record
+        self.emit(
+            "session.started",
+            SessionStartedData(
+                metadata={
+                    "agent": r.agent,
+                    "cwd": r.cwd,
+                    "model": r.model,
+                    "agent_mode": r.agent_mode,
+                    "permission_mode": r.permission_mode,
+                    "resumed": adapter.config.resume_native_id is not None,
+                }
+            ),
+            source="daemon",
+        )
+        self._settled.clear()
+        try:
+            await adapter.start()
+        finally:
+            self._settled.set()
+
+    async def _require_live(self) -> AgentSession:
+        # Calls pipelined right behind sessions/create wait for the agent to be up instead of failing.
+        await self._settled.wait()
+        if self.ended or self.adapter is None:
+            raise AppError(ErrorKind.SESSION_ENDED, f"session {self.session_id} has ended", session_id=self.session_id)
+        return self.adapter
+
+    async def send_message(self, parts: list[InputPart]) -> TurnWaiter:
+        adapter = await self._require_live()
+        if self.current_turn is not None:
+            raise AppError(
+                ErrorKind.SESSION_BUSY,
+                f"session {self.session_id} is running turn {self.current_turn}; interrupt it or wait",
+                session_id=self.session_id,
+                turn_id=self.current_turn,
+            )
+        turn_id = f"turn_{self.log.last_seq + 1}"
+        waiter = TurnWaiter(turn_id)
+        self._waiters[turn_id] = waiter
+        self.current_turn = turn_id
+        self.emit("turn.started", TurnStartedData(turn_id=turn_id), source="daemon")
+        item = UniversalItem(
+            item_id=new_id("itm_"), kind="message", role="user", status="completed", content=_user_content(parts)
+        )
+        self.emit("item.started", ItemData(item=item.model_copy(update={"status": "in_progress"})), source="daemon")
+        self.emit("item.completed", ItemData(item=item), source="daemon")
+        try:
+            await adapter.send(turn_id, parts)
+        except AppError:
+            self._close_turn("error")
+            raise
+        except Exception as exc:
+            log.exception("%s: agent refused the message", self.session_id)
+            self.emit("error", ErrorData(message=f"could not deliver the message: {exc}"), source="daemon")
+            self._close_turn("error")
+            raise AppError(ErrorKind.AGENT_ERROR, f"the agent could not take the message: {exc}") from None
+        return waiter
+
+    async def wait_turn(self, waiter: TurnWaiter, timeout: float | None) -> str | None:
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter.done), timeout)
+        except TimeoutError:
+            raise AppError(
+                ErrorKind.TIMEOUT, f"turn {waiter.turn_id} still running after {timeout}s", turn_id=waiter.turn_id
+            ) from None
+
+    async def interrupt(self) -> bool:
+        adapter = await self._require_live()
+        if self.current_turn is None:
+            return False
+        await adapter.interrupt()
+        return True
+
+    async def reply_permission(self, permission_id: str, reply: PermissionReply, message: str | None) -> None:
+        adapter = await self._require_live()
+        pending = self.hitl.permissions.get(permission_id)
+        if pending is None:
+            raise AppError(
+                ErrorKind.PERMISSION_NOT_FOUND,
+                f"no pending permission {permission_id} in session {self.session_id}",
+                permission_id=permission_id,
+            )
+        await adapter.reply_permission(permission_id, reply, message)
+        if permission_id in self.hitl.permissions:
+            self.emit(
+                "permission.resolved",
+                pending.model_copy(update={"status": _REPLY_STATUS[reply], "message": message}),
+                source="daemon",
+            )
+
+    async def reply_question(self, question_id: str, answers: list[list[str]] | None) -> None:
+        adapter = await self._require_live()
+        pending = self.hitl.questions.get(question_id)
+        if pending is None:
+            raise AppError(
+                ErrorKind.QUESTION_NOT_FOUND,
+                f"no pending question {question_id} in session {self.session_id}",
+                question_id=question_id,
+            )
+        await adapter.reply_question(question_id, answers)
+        if question_id in self.hitl.questions:
+            update = {"status": "answered", "response": answers} if answers is not None else {"status": "rejected"}
+            self.emit("question.resolved", pending.model_copy(update=update), source="daemon")
+
+    async def terminate(self, message: str = "terminated by request") -> None:
+        if self.ended:
+            return
+        self._terminating = True
+        if self.adapter is not None:
+            try:
+                await self.adapter.terminate()
+            except Exception:
+                log.exception("%s: error while stopping the agent", self.session_id)
+        if not self.ended:
+            self.emit(
+                "session.ended",
+                SessionEndedData(reason="terminated", terminated_by="daemon", message=message),
+                source="daemon",
+            )
+
+    async def wait_ended(self) -> None:
+        await self._ended.wait()
+
+
+def _user_content(parts: list[InputPart]) -> list[Any]:
+    out: list[Any] = []
+    for p in parts:
+        if isinstance(p, FilePart):
+            out.append(FileRefPart(path=p.path or p.name or "attachment", action="read"))
+        elif isinstance(p, ImagePart | TextPart):
+            out.append(p)
+    return out
