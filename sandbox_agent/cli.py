@@ -34,7 +34,9 @@ def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(
-        stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO), format="%(levelname)s %(name)s: %(message)s"
+        stream=sys.stderr,
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(levelname)s %(name)s: %(message)s",
     )
 
 
@@ -127,14 +129,21 @@ def _post(endpoint: str, token: str | None, method: str, params: dict[str, Any])
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    result = _post(args.endpoint, args.token or os.environ.get("SANDBOX_AGENT_TOKEN"), args.method, _parse_params(args.params))
+    result = _post(
+        args.endpoint,
+        args.token or os.environ.get("SANDBOX_AGENT_TOKEN"),
+        args.method,
+        _parse_params(args.params),
+    )
     print(json.dumps(result, indent=2))
     return 0
 
 
 def cmd_agents(args: argparse.Namespace) -> int:
     if args.endpoint:
-        agents = _post(args.endpoint, args.token or os.environ.get("SANDBOX_AGENT_TOKEN"), "agents/list", {})["agents"]
+        agents = _post(args.endpoint, args.token or os.environ.get("SANDBOX_AGENT_TOKEN"), "agents/list", {})[
+            "agents"
+        ]
     else:
         from .agents.registry import default_registry
 
@@ -149,7 +158,9 @@ def cmd_agents(args: argparse.Namespace) -> int:
     for a in agents:
         caps = a["capabilities"]
         yes = [k for k, v in caps.items() if v == "yes"]
-        table.add_row(a["id"], "yes" if a["installed"] else "no", a.get("version") or "-", f"{len(yes)}/{len(caps)}")
+        table.add_row(
+            a["id"], "yes" if a["installed"] else "no", a.get("version") or "-", f"{len(yes)}/{len(caps)}"
+        )
     Console().print(table)
     return 0
 

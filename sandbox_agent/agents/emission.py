@@ -60,7 +60,9 @@ class OpenItems:
             return None
         return Emission("item.delta", ItemDeltaData(item_id=item.item_id, delta=text), synthetic=synthetic)
 
-    def complete(self, native_id: str, content: list[Any], status: ItemStatus = "completed") -> Emission | None:
+    def complete(
+        self, native_id: str, content: list[Any], status: ItemStatus = "completed"
+    ) -> Emission | None:
         item = self.items.pop(native_id, None)
         if item is None:
             return None

@@ -83,8 +83,12 @@ class Connection:
         if self._is_response(message):
             for m in message if isinstance(message, list) else [message]:
                 self._resolve(m)
-        elif isinstance(message, dict) and "id" not in message and isinstance(message.get("method"), str) \
-                and self._on_notification is not None:
+        elif (
+            isinstance(message, dict)
+            and "id" not in message
+            and isinstance(message.get("method"), str)
+            and self._on_notification is not None
+        ):
             self._on_notification(message["method"], message.get("params"))
         else:
             self._spawn(self._serve_message(message))

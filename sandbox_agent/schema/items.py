@@ -9,7 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from .content import ContentPart
 
 ItemKind = Literal[
-    "message", "tool_call", "tool_result", "reasoning", "command", "file_change", "system", "status", "unknown"
+    "message",
+    "tool_call",
+    "tool_result",
+    "reasoning",
+    "command",
+    "file_change",
+    "system",
+    "status",
+    "unknown",
 ]
 ItemRole = Literal["user", "assistant", "system", "tool"]
 ItemStatus = Literal["in_progress", "completed", "failed"]

@@ -12,13 +12,11 @@ import hmac
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+
+from ..schema.wire import SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, token_subprotocol
+
 OPEN_PATHS = frozenset({"/v1/health"})
-SUBPROTOCOL = "sandbox-agent.v1"
-TOKEN_SUBPROTOCOL_PREFIX = "sandbox-agent.bearer."
-
-
-def token_subprotocol(token: str) -> str:
-    return TOKEN_SUBPROTOCOL_PREFIX + base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+__all__ = ["SUBPROTOCOL", "TokenAuth", "token_subprotocol"]
 
 
 def _from_subprotocols(header: str) -> str | None:

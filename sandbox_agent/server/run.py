@@ -60,7 +60,12 @@ def uvicorn_config(app: Any, host: str, port: int, log_level: str = "warning") -
 
 
 async def serve_http(
-    daemon: Daemon, host: str, port: int, token: str | None, log_level: str = "warning", extra_routes: Any = None
+    daemon: Daemon,
+    host: str,
+    port: int,
+    token: str | None,
+    log_level: str = "warning",
+    extra_routes: Any = None,
 ) -> None:
     app = build_app(daemon, token, extra_routes)
     server = uvicorn.Server(uvicorn_config(app, host, port, log_level))

@@ -76,7 +76,9 @@ async def serve_stdio(daemon: Daemon) -> None:
     try:
         async for line in read_lines(reader, MAX_MESSAGE):
             if isinstance(line, OversizedLine):
-                err = AppError(ErrorKind.MESSAGE_TOO_LARGE, f"message of {line.size} bytes exceeds {MAX_MESSAGE}")
+                err = AppError(
+                    ErrorKind.MESSAGE_TOO_LARGE, f"message of {line.size} bytes exceeds {MAX_MESSAGE}"
+                )
                 await conn.send(encode_error(None, err))
                 continue
             conn.receive(line)

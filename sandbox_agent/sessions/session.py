@@ -204,7 +204,12 @@ class Session:
                 source="daemon",
             )
         for q in list(self.hitl.questions.values()):
-            self.emit("question.resolved", q.model_copy(update={"status": "rejected"}), synthetic=True, source="daemon")
+            self.emit(
+                "question.resolved",
+                q.model_copy(update={"status": "rejected"}),
+                synthetic=True,
+                source="daemon",
+            )
 
     # the API side
 
@@ -235,7 +240,9 @@ class Session:
         # Calls pipelined right behind sessions/create wait for the agent to be up instead of failing.
         await self._settled.wait()
         if self.ended or self.adapter is None:
-            raise AppError(ErrorKind.SESSION_ENDED, f"session {self.session_id} has ended", session_id=self.session_id)
+            raise AppError(
+                ErrorKind.SESSION_ENDED, f"session {self.session_id} has ended", session_id=self.session_id
+            )
         return self.adapter
 
     async def send_message(self, parts: list[InputPart]) -> TurnWaiter:
@@ -253,9 +260,15 @@ class Session:
         self.current_turn = turn_id
         self.emit("turn.started", TurnStartedData(turn_id=turn_id), source="daemon")
         item = UniversalItem(
-            item_id=new_id("itm_"), kind="message", role="user", status="completed", content=_user_content(parts)
+            item_id=new_id("itm_"),
+            kind="message",
+            role="user",
+            status="completed",
+            content=_user_content(parts),
         )
-        self.emit("item.started", ItemData(item=item.model_copy(update={"status": "in_progress"})), source="daemon")
+        self.emit(
+            "item.started", ItemData(item=item.model_copy(update={"status": "in_progress"})), source="daemon"
+        )
         self.emit("item.completed", ItemData(item=item), source="daemon")
         try:
             await adapter.send(turn_id, parts)
@@ -274,7 +287,9 @@ class Session:
             return await asyncio.wait_for(asyncio.shield(waiter.done), timeout)
         except TimeoutError:
             raise AppError(
-                ErrorKind.TIMEOUT, f"turn {waiter.turn_id} still running after {timeout}s", turn_id=waiter.turn_id
+                ErrorKind.TIMEOUT,
+                f"turn {waiter.turn_id} still running after {timeout}s",
+                turn_id=waiter.turn_id,
             ) from None
 
     async def interrupt(self) -> bool:
@@ -312,7 +327,9 @@ class Session:
             )
         await adapter.reply_question(question_id, answers)
         if question_id in self.hitl.questions:
-            update = {"status": "answered", "response": answers} if answers is not None else {"status": "rejected"}
+            update = (
+                {"status": "answered", "response": answers} if answers is not None else {"status": "rejected"}
+            )
             self.emit("question.resolved", pending.model_copy(update=update), source="daemon")
 
     async def terminate(self, message: str = "terminated by request") -> None:

@@ -45,7 +45,6 @@ class Subscription:
         self._task: asyncio.Task[None] | None = None
         self._live_from = log_.last_seq  # replaying history is not lag; only live events count
 
-
     def start(self) -> None:
         self.log.subscribers.add(self)
         self._task = asyncio.ensure_future(self._run())

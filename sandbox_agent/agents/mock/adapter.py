@@ -51,7 +51,9 @@ class MockSession(AgentSession):
         super().__init__(config, sink)
         self.translator = MockTranslator(new_id)
         extra = {"MOCK_RESUME": config.resume_native_id} if config.resume_native_id else {}
-        self.proc = AgentProcess([sys.executable, "-I", str(SCRIPT)], child_env(config.env, extra), config.cwd)
+        self.proc = AgentProcess(
+            [sys.executable, "-I", str(SCRIPT)], child_env(config.env, extra), config.cwd
+        )
         self._ready: asyncio.Future[None] | None = None
         self._pump: asyncio.Task[None] | None = None
 
@@ -72,7 +74,10 @@ class MockSession(AgentSession):
         sink = self.sink
         async for line in self.proc.lines():
             if isinstance(line, OversizedLine):
-                sink.emit("agent.unparsed", AgentUnparsedData(error=f"{line.size}-byte line dropped", location="stdout"))
+                sink.emit(
+                    "agent.unparsed",
+                    AgentUnparsedData(error=f"{line.size}-byte line dropped", location="stdout"),
+                )
                 continue
             try:
                 msg = orjson.loads(line)
@@ -90,7 +95,9 @@ class MockSession(AgentSession):
         for e in self.translator.items.fail_all():
             sink.emit(e.type, e.data, synthetic=True)
         if self._ready is not None and not self._ready.done():
-            self._ready.set_exception(AppError(ErrorKind.AGENT_START_FAILED, f"the mock agent exited with {code}"))
+            self._ready.set_exception(
+                AppError(ErrorKind.AGENT_START_FAILED, f"the mock agent exited with {code}")
+            )
         sink.emit(
             "session.ended",
             SessionEndedData(

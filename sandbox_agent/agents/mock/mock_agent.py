@@ -95,7 +95,10 @@ class Mock:
             else:
                 if reply["reply"] == "always":
                     self.always.add("write_file")
-                self.write(self.file_change(path), *self.text(f"Permission granted ({reply['reply']}); wrote {path}."))
+                self.write(
+                    self.file_change(path),
+                    *self.text(f"Permission granted ({reply['reply']}); wrote {path}."),
+                )
         elif word == "question":
             qid = self.nid("q")
             answer = await self.ask(
@@ -115,7 +118,9 @@ class Mock:
             self.write(*self.text("Let me think about this step by step.", kind="reasoning"))
             self.write(*self.text("Thought it through: the answer is 42."))
         elif word == "error":
-            self.write({"t": "error", "message": rest or "the mock agent was asked to fail", "code": "mock_error"})
+            self.write(
+                {"t": "error", "message": rest or "the mock agent was asked to fail", "code": "mock_error"}
+            )
             stop = "error"
         elif word == "slow":
             seconds = float(rest) if rest.replace(".", "", 1).isdigit() else 30.0
@@ -127,7 +132,10 @@ class Mock:
             self.write({"t": "msg_end", "id": mid})
         elif word == "crash":
             mid = self.nid("m")
-            self.write({"t": "msg_start", "id": mid, "kind": "message"}, {"t": "msg_delta", "id": mid, "text": "Abou"})
+            self.write(
+                {"t": "msg_start", "id": mid, "kind": "message"},
+                {"t": "msg_delta", "id": mid, "text": "Abou"},
+            )
             sys.stderr.write("mock agent: fatal: simulated crash\n")
             for i in range(3):
                 sys.stderr.write(f"  at frame {i}\n")
@@ -160,7 +168,10 @@ class Mock:
         xid = self.nid("x")
         self.write({"t": "command_start", "id": xid, "command": command})
         output = command[5:] + "\n" if command.startswith("echo ") else f"ran {command}\n"
-        self.write({"t": "command_output", "id": xid, "text": output}, {"t": "command_end", "id": xid, "exit_code": 0})
+        self.write(
+            {"t": "command_output", "id": xid, "text": output},
+            {"t": "command_end", "id": xid, "exit_code": 0},
+        )
 
     async def on_turn_done(self, task: asyncio.Task[None], turn: str) -> None:
         try:
@@ -177,7 +188,9 @@ class Mock:
             try:
                 msg = json.loads(line)
             except ValueError:
-                self.write({"t": "error", "message": "mock agent got a line that is not JSON", "code": "bad_input"})
+                self.write(
+                    {"t": "error", "message": "mock agent got a line that is not JSON", "code": "bad_input"}
+                )
                 continue
             kind = msg.get("t")
             if kind == "prompt":

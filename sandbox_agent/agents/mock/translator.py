@@ -27,11 +27,20 @@ class MockTranslator:
         t = msg.get("t")
         handler = getattr(self, f"_on_{t}", None) if isinstance(t, str) else None
         if handler is None:
-            return [Emission("agent.unparsed", AgentUnparsedData(error=f"unknown mock message {t!r}", location="stdout"))]
+            return [
+                Emission(
+                    "agent.unparsed",
+                    AgentUnparsedData(error=f"unknown mock message {t!r}", location="stdout"),
+                )
+            ]
         try:
             return handler(msg)
         except (KeyError, TypeError, ValueError) as exc:
-            return [Emission("agent.unparsed", AgentUnparsedData(error=f"{type(exc).__name__}: {exc}", location=str(t)))]
+            return [
+                Emission(
+                    "agent.unparsed", AgentUnparsedData(error=f"{type(exc).__name__}: {exc}", location=str(t))
+                )
+            ]
 
     def _on_ready(self, msg: dict[str, Any]) -> list[Emission]:
         return []
@@ -65,7 +74,12 @@ class MockTranslator:
         call = self.items.get(msg["id"])
         status = "failed" if part.is_error else "completed"
         return self.items.whole(
-            msg["id"] + ":result", "tool_result", "tool", [part], status=status, parent_id=call.item_id if call else None
+            msg["id"] + ":result",
+            "tool_result",
+            "tool",
+            [part],
+            status=status,
+            parent_id=call.item_id if call else None,
         )
 
     def _on_command_start(self, msg: dict[str, Any]) -> list[Emission]:
@@ -92,7 +106,10 @@ class MockTranslator:
 
     def _on_permission(self, msg: dict[str, Any]) -> list[Emission]:
         data = PermissionData(
-            permission_id=msg["id"], action=msg["action"], status="requested", metadata={"input": msg.get("input")}
+            permission_id=msg["id"],
+            action=msg["action"],
+            status="requested",
+            metadata={"input": msg.get("input")},
         )
         return [Emission("permission.requested", data)]
 
@@ -103,7 +120,9 @@ class MockTranslator:
             prompt=msg["prompt"],
             options=options,
             status="requested",
-            questions=[QuestionModel(prompt=msg["prompt"], options=[QuestionOption(label=o) for o in options])],
+            questions=[
+                QuestionModel(prompt=msg["prompt"], options=[QuestionOption(label=o) for o in options])
+            ],
         )
         return [Emission("question.requested", data)]
 
@@ -112,5 +131,7 @@ class MockTranslator:
 
     def _on_turn_end(self, msg: dict[str, Any]) -> list[Emission]:
         out = self.items.fail_all() if msg.get("stop_reason") == "interrupted" else []
-        out.append(Emission("turn.ended", TurnEndedData(turn_id=msg["turn"], stop_reason=msg.get("stop_reason"))))
+        out.append(
+            Emission("turn.ended", TurnEndedData(turn_id=msg["turn"], stop_reason=msg.get("stop_reason")))
+        )
         return out
