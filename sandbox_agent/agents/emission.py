@@ -23,6 +23,7 @@ class Emission:
 
 
 IdFactory = Callable[[str], str]
+FINISHED_MEMORY = 1024
 
 
 class OpenItems:
@@ -31,6 +32,8 @@ class OpenItems:
     def __init__(self, new_id: IdFactory) -> None:
         self._new_id = new_id
         self.items: dict[str, UniversalItem] = {}
+        self._finished: dict[str, str] = {}  # native id -> item id, so later items can name their parent
+
 
     def start(
         self,
@@ -54,6 +57,10 @@ class OpenItems:
     def get(self, native_id: str) -> UniversalItem | None:
         return self.items.get(native_id)
 
+    def item_id_of(self, native_id: str) -> str | None:
+        item = self.items.get(native_id)
+        return item.item_id if item is not None else self._finished.get(native_id)
+
     def delta(self, native_id: str, text: str, synthetic: bool = False) -> Emission | None:
         item = self.items.get(native_id)
         if item is None:
@@ -66,6 +73,9 @@ class OpenItems:
         item = self.items.pop(native_id, None)
         if item is None:
             return None
+        if len(self._finished) >= FINISHED_MEMORY:
+            del self._finished[next(iter(self._finished))]
+        self._finished[native_id] = item.item_id
         item.content = content
         item.status = status
         return Emission("item.completed", ItemData(item=item))

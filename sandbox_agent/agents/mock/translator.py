@@ -71,16 +71,9 @@ class MockTranslator:
 
     def _on_tool_result(self, msg: dict[str, Any]) -> list[Emission]:
         part = ToolResultPart(call_id=msg["id"], output=msg.get("output"), is_error=bool(msg.get("is_error")))
-        call = self.items.get(msg["id"])
         status = "failed" if part.is_error else "completed"
-        return self.items.whole(
-            msg["id"] + ":result",
-            "tool_result",
-            "tool",
-            [part],
-            status=status,
-            parent_id=call.item_id if call else None,
-        )
+        parent = self.items.item_id_of(msg["id"])
+        return self.items.whole(msg["id"] + ":result", "tool_result", "tool", [part], status=status, parent_id=parent)
 
     def _on_command_start(self, msg: dict[str, Any]) -> list[Emission]:
         self._text[msg["id"]] = []
