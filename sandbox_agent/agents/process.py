@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import signal
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 
@@ -17,6 +19,12 @@ log = logging.getLogger(__name__)
 
 STDERR_HEAD_LINES = 20
 STDERR_TAIL_LINES = 50
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: on Linux, SIGKILL it if the daemon dies (even by kill -9)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
 
 
 class StderrCapture:
@@ -67,6 +75,7 @@ class AgentProcess:
             cwd=self.cwd,
             start_new_session=True,  # its own process group, so stop() reaches the whole tree
             limit=1024 * 1024,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         self._stderr_task = asyncio.ensure_future(self._read_stderr())
 

@@ -69,9 +69,8 @@ class Subscription:
                 if self._is_final() and self.cursor >= self.log.last_seq:
                     reason = "session_ended"
                     break
+                # No await since read() came back empty, so no event can have slipped in before clear().
                 self._event.clear()
-                if self.log.visible_seq > self.cursor:
-                    continue
                 await self._event.wait()
         except asyncio.CancelledError:
             self.log.subscribers.discard(self)
