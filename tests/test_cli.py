@@ -1,0 +1,52 @@
+"""The CLI: every API method from the shell, one clear line on errors, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from sandbox_agent import __version__
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sandbox_agent", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_version() -> None:
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"sandbox-agent {__version__}"
+
+
+def test_agents_local_json() -> None:
+    out = run("agents", "--json")
+    agents = json.loads(out.stdout)
+    assert agents[0]["id"] == "mock" and agents[0]["installed"] is True
+
+
+def test_api_against_a_server(server) -> None:  # type: ignore[no-untyped-def]
+    common = ["--endpoint", server.url, "--token", server.token]
+    created = run("api", "sessions/create", "agent=mock", "session_id=cli1", *common)
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["session_id"] == "cli1"
+    prompt = run("api", "sessions/prompt", '{"session_id": "cli1"}', "message=tool find it", *common)
+    assert json.loads(prompt.stdout)["text"] == "I searched for find it and found 3 results."
+    listed = run("agents", *common, "--json")
+    assert json.loads(listed.stdout)[0]["id"] == "mock"
+
+
+def test_api_errors_are_one_line(server) -> None:  # type: ignore[no-untyped-def]
+    common = ["--endpoint", server.url, "--token", server.token]
+    cases = [
+        (["api", "sessions/get", "session_id=nope", *common], "[session_not_found]"),
+        (["api", "sessions/create", "agent=1", *common], "Invalid params"),
+        (["api", "sessions/create", "{bad json", *common], "not valid JSON"),
+        (["api", "sessions/list", "--endpoint", server.url, "--token", "wrong"], "[unauthorized]"),
+        (["api", "sessions/list", "--endpoint", "http://127.0.0.1:9"], "cannot reach"),
+        (["api", "no/such", *common], "Method not found"),
+    ]
+    for args, needle in cases:
+        out = run(*args)
+        assert out.returncode == 1, args
+        assert needle in out.stderr, (args, out.stderr)
+        assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
