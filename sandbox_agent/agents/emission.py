@@ -52,7 +52,8 @@ class OpenItems:
             content=list(content or []),
         )
         self.items[native_id] = item
-        return Emission("item.started", ItemData(item=item.model_copy(deep=True)))
+        # A shallow copy is enough: complete() replaces content and status, it never mutates them in place.
+        return Emission("item.started", ItemData(item=item.model_copy()))
 
     def get(self, native_id: str) -> UniversalItem | None:
         return self.items.get(native_id)

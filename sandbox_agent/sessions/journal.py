@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 RETRY_SECONDS = 1.0
+# Commits closer together than this are merged: a commit costs ~35 us, a row in a batch ~8 us, so a busy daemon
+# groups many events per transaction while an idle one commits at the end of the current loop iteration.
+MIN_COMMIT_INTERVAL = 0.002
 Committed = Callable[[int], None]
 
 
@@ -54,6 +57,7 @@ class Journal:
         self._scheduled = False
         self.error: str | None = None
         self.commits = 0
+        self._last_commit = 0.0
 
     # writing
 
@@ -71,7 +75,8 @@ class Journal:
             return
         self._scheduled = True
         loop = asyncio.get_running_loop()
-        if delay:
+        delay = max(delay, self._last_commit + MIN_COMMIT_INTERVAL - loop.time())
+        if delay > 0:
             loop.call_later(delay, self.flush)
         else:
             loop.call_soon(self.flush)
@@ -111,6 +116,7 @@ class Journal:
             log.warning("journal writes recovered")
         self.error = None
         self.commits += 1
+        self._last_commit = asyncio.get_running_loop().time()
         self._rows, self._records, self._callbacks = [], {}, {}
         for on_commit, seq in callbacks.values():
             on_commit(seq)

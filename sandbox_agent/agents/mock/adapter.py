@@ -11,7 +11,7 @@ import orjson
 
 from ... import __version__
 from ...rpc.errors import AppError
-from ...rpc.framing import OversizedLine
+from ...rpc.framing import Line, OversizedLine
 from ...schema.agents import AgentCapabilities, AgentInfo
 from ...schema.content import FilePart, ImagePart, InputPart, TextPart
 from ...schema.errors import ErrorKind
@@ -52,10 +52,10 @@ class MockSession(AgentSession):
         self.translator = MockTranslator(new_id)
         extra = {"MOCK_RESUME": config.resume_native_id} if config.resume_native_id else {}
         self.proc = AgentProcess(
-            [sys.executable, "-I", str(SCRIPT)], child_env(config.env, extra), config.cwd
+            [sys.executable, "-I", str(SCRIPT)], child_env(config.env, extra), config.cwd, self._on_line
         )
         self._ready: asyncio.Future[None] | None = None
-        self._pump: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._ready = asyncio.get_running_loop().create_future()
@@ -63,41 +63,38 @@ class MockSession(AgentSession):
             await self.proc.start()
         except OSError as exc:
             raise AppError(ErrorKind.AGENT_START_FAILED, f"could not start the mock agent: {exc}") from None
-        self._pump = asyncio.ensure_future(self._read())
+        self._watch = asyncio.ensure_future(self._watch_exit())
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), READY_TIMEOUT)
         except TimeoutError:
             await self.proc.stop()
             raise AppError(ErrorKind.AGENT_START_FAILED, "the mock agent did not become ready") from None
 
-    async def _read(self) -> None:
+    def _on_line(self, line: Line) -> None:
         sink = self.sink
-        async for line in self.proc.lines():
-            if isinstance(line, OversizedLine):
-                sink.emit(
-                    "agent.unparsed",
-                    AgentUnparsedData(error=f"{line.size}-byte line dropped", location="stdout"),
-                )
-                continue
-            try:
-                msg = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                sink.emit("agent.unparsed", AgentUnparsedData(error=str(exc), location="stdout"))
-                continue
-            if msg.get("t") == "ready":
-                sink.set_native_session_id(str(msg.get("session")))
-                if self._ready is not None and not self._ready.done():
-                    self._ready.set_result(None)
-                continue
-            for e in self.translator.translate(msg):
-                sink.emit(e.type, e.data, synthetic=e.synthetic, raw=msg)
+        if isinstance(line, OversizedLine):
+            sink.emit("agent.unparsed", AgentUnparsedData(error=f"{line.size}-byte line dropped", location="stdout"))
+            return
+        try:
+            msg = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            sink.emit("agent.unparsed", AgentUnparsedData(error=str(exc), location="stdout"))
+            return
+        if msg.get("t") == "ready":
+            sink.set_native_session_id(str(msg.get("session")))
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_result(None)
+            return
+        for e in self.translator.translate(msg):
+            sink.emit(e.type, e.data, synthetic=e.synthetic, raw=msg)
+
+    async def _watch_exit(self) -> None:
+        sink = self.sink
         code = await self.proc.wait()
         for e in self.translator.items.fail_all():
             sink.emit(e.type, e.data, synthetic=True)
         if self._ready is not None and not self._ready.done():
-            self._ready.set_exception(
-                AppError(ErrorKind.AGENT_START_FAILED, f"the mock agent exited with {code}")
-            )
+            self._ready.set_exception(AppError(ErrorKind.AGENT_START_FAILED, f"the mock agent exited with {code}"))
         sink.emit(
             "session.ended",
             SessionEndedData(
@@ -112,7 +109,7 @@ class MockSession(AgentSession):
     async def _write(self, msg: dict[str, Any]) -> None:
         try:
             await self.proc.write_line(orjson.dumps(msg))
-        except (ConnectionError, RuntimeError, AssertionError) as exc:
+        except (ConnectionError, RuntimeError) as exc:
             raise AppError(ErrorKind.AGENT_ERROR, f"the mock agent is not reading: {exc}") from None
 
     async def send(self, turn_id: str, content: list[InputPart]) -> None:
@@ -132,8 +129,8 @@ class MockSession(AgentSession):
 
     async def terminate(self) -> None:
         await self.proc.stop()
-        if self._pump is not None:
-            await asyncio.gather(self._pump, return_exceptions=True)
+        if self._watch is not None:
+            await asyncio.gather(self._watch, return_exceptions=True)
 
 
 class MockDriver(AgentDriver):
