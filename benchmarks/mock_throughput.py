@@ -58,9 +58,21 @@ class Server:
     def start(self) -> float:
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sandbox_agent", "server", "--port", "0", "--no-token", "--state-dir", self.state,
-             "--log-level", "warning"],
-            stderr=subprocess.PIPE, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "sandbox_agent",
+                "server",
+                "--port",
+                "0",
+                "--no-token",
+                "--state-dir",
+                self.state,
+                "--log-level",
+                "warning",
+            ],
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
         )
         assert self.proc.stderr is not None
         while True:
@@ -199,15 +211,24 @@ def main() -> None:
             results.append(runner.run(one_run(args.seconds, args.subscribe)))
             print(f"run {i + 1}: " + ", ".join(f"{k}={v:.1f}" for k, v in results[-1].items()), file=sys.stderr)
     med = {k: statistics.median(r[k] for r in results) for k in results[0]}
-    print(f"sandbox-agent mock throughput ({'events streamed' if args.subscribe else 'prompt only'}), "
-          f"median of {args.runs} x {args.seconds:.0f}s, {os.cpu_count()} cores")
-    print(f"  cold start to healthy      {med['cold_start_ms']:8.0f} ms")
-    print(f"  idle RSS                   {med['idle_rss_mb']:8.1f} MB")
-    print(f"  RSS with 100 sessions      {med['rss_100_sessions_mb']:8.1f} MB (+ {med['agent_child_rss_mb']:.1f} MB per mock child)")
-    print(f"  sequential, one client     {med['sequential_prompts_s']:8.0f} prompts/s  (p50 {med['sequential_p50_ms']:.2f} ms)"
-          f"  ratio to Rust {med['sequential_prompts_s'] / PEER_SEQUENTIAL:.2f}")
-    print(f"  20 concurrent sessions     {med['concurrent_prompts_s']:8.0f} prompts/s  (p50 {med['concurrent_p50_ms']:.2f} ms,"
-          f" p99 {med['concurrent_p99_ms']:.2f} ms)  ratio to Rust {med['concurrent_prompts_s'] / PEER_CONCURRENT:.2f}")
+    print(
+        f"sandbox-agent mock throughput ({'events streamed' if args.subscribe else 'prompt only'}), "
+        f"median of {args.runs} x {args.seconds:.0f}s, {os.cpu_count()} cores"
+    )
+    m = med
+    print(f"  cold start to healthy      {m['cold_start_ms']:8.0f} ms")
+    print(f"  idle RSS                   {m['idle_rss_mb']:8.1f} MB")
+    print(f"  RSS with 100 sessions      {m['rss_100_sessions_mb']:8.1f} MB daemon")
+    print(f"                             {m['agent_child_rss_mb']:8.1f} MB per mock child process")
+    print(
+        f"  sequential, one client     {m['sequential_prompts_s']:8.0f} prompts/s  p50 {m['sequential_p50_ms']:.2f} ms"
+    )
+    print(f"                             ratio to Rust {m['sequential_prompts_s'] / PEER_SEQUENTIAL:.2f}")
+    print(
+        f"  20 concurrent sessions     {m['concurrent_prompts_s']:8.0f} prompts/s  p50 {m['concurrent_p50_ms']:.2f} ms"
+    )
+    print(f"                             p99 {m['concurrent_p99_ms']:.2f} ms")
+    print(f"                             ratio to Rust {m['concurrent_prompts_s'] / PEER_CONCURRENT:.2f}")
 
 
 if __name__ == "__main__":

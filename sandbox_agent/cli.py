@@ -141,9 +141,7 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 def cmd_agents(args: argparse.Namespace) -> int:
     if args.endpoint:
-        agents = _post(args.endpoint, args.token or os.environ.get("SANDBOX_AGENT_TOKEN"), "agents/list", {})[
-            "agents"
-        ]
+        agents = _post(args.endpoint, args.token or os.environ.get("SANDBOX_AGENT_TOKEN"), "agents/list", {})["agents"]
     else:
         from .agents.registry import default_registry
 
@@ -158,9 +156,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
     for a in agents:
         caps = a["capabilities"]
         yes = [k for k, v in caps.items() if v == "yes"]
-        table.add_row(
-            a["id"], "yes" if a["installed"] else "no", a.get("version") or "-", f"{len(yes)}/{len(caps)}"
-        )
+        table.add_row(a["id"], "yes" if a["installed"] else "no", a.get("version") or "-", f"{len(yes)}/{len(caps)}")
     Console().print(table)
     return 0
 

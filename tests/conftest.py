@@ -42,7 +42,16 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
-        args = [sys.executable, "-m", "sandbox_agent", "server", "--port", "0", "--state-dir", str(self.state_dir)]
+        args = [
+            sys.executable,
+            "-m",
+            "sandbox_agent",
+            "server",
+            "--port",
+            "0",
+            "--state-dir",
+            str(self.state_dir),
+        ]
         args += ["--token", self.token] if self.token else ["--no-token"]
         args += self.extra
         self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=ROOT)

@@ -20,7 +20,17 @@ pytestmark = pytest.mark.anyio
 async def test_garbage_over_websocket_then_still_serving(server) -> None:  # type: ignore[no-untyped-def]
     url = server.url.replace("http", "ws") + "/v1/rpc"
     async with connect(url, additional_headers=server.headers()) as ws:
-        for junk in ["", "{", "null", "42", '"str"', "[{}]", '{"jsonrpc":"2.0","id":1}', "\x00\xff", "[" * 5000]:
+        for junk in [
+            "",
+            "{",
+            "null",
+            "42",
+            '"str"',
+            "[{}]",
+            '{"jsonrpc":"2.0","id":1}',
+            "\x00\xff",
+            "[" * 5000,
+        ]:
             await ws.send(junk)
             reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
             errors = reply if isinstance(reply, list) else [reply]
@@ -37,7 +47,8 @@ async def test_huge_message_is_refused_not_fatal(server) -> None:  # type: ignor
             await ws.send(huge)
             await asyncio.wait_for(ws.recv(), 10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big
-    r = httpx.post(server.url + "/v1/rpc", content=huge.encode(), headers=server.headers(), timeout=30)
+    async with httpx.AsyncClient(timeout=30) as http:
+        r = await http.post(server.url + "/v1/rpc", content=huge.encode(), headers=server.headers())
     assert r.status_code == 413 and r.json()["error"]["data"]["kind"] == "message_too_large"
     assert server.rpc("sessions/list")["result"] == []
 
@@ -46,7 +57,10 @@ def test_huge_line_on_stdio(tmp_path) -> None:  # type: ignore[no-untyped-def]
     huge = b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"p":"' + b"a" * (17 * 1024 * 1024) + b'"}}\n'
     after = b'{"jsonrpc":"2.0","id":2,"method":"sessions/list"}\n'
     out = subprocess.run(
-        [sys.executable, "-m", "sandbox_agent", "stdio", "--ephemeral"], input=huge + after, capture_output=True, timeout=60
+        [sys.executable, "-m", "sandbox_agent", "stdio", "--ephemeral"],
+        input=huge + after,
+        capture_output=True,
+        timeout=60,
     )
     replies = [json.loads(line) for line in out.stdout.splitlines()]
     assert replies[0]["error"]["data"]["kind"] == "message_too_large"

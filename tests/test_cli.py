@@ -10,7 +10,9 @@ from sandbox_agent import __version__
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sandbox_agent", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox_agent", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_version() -> None:

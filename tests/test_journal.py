@@ -44,7 +44,7 @@ async def test_kill_9_loses_nothing_delivered(server_factory, tmp_path) -> None:
     await client.close()
     # the agents do not outlive the daemon
     deadline = time.monotonic() + 5
-    while any(_alive(p) for p in mock_pids) and time.monotonic() < deadline:
+    while any(_alive(p) for p in mock_pids) and time.monotonic() < deadline:  # noqa: ASYNC110 - polling /proc
         await asyncio.sleep(0.05)
     assert mock_pids and not any(_alive(p) for p in mock_pids)
 

@@ -112,9 +112,22 @@ def test_rpc_discover_is_openrpc_from_the_models(server) -> None:  # type: ignor
     assert doc["openrpc"].startswith("1.")
     names = {m["name"] for m in doc["methods"]}
     assert {
-        "initialize", "agents/list", "agents/install", "sessions/create", "sessions/list", "sessions/get",
-        "sessions/send_message", "sessions/prompt", "sessions/events", "sessions/subscribe", "sessions/unsubscribe",
-        "sessions/interrupt", "sessions/terminate", "permissions/reply", "questions/reply", "questions/reject",
+        "initialize",
+        "agents/list",
+        "agents/install",
+        "sessions/create",
+        "sessions/list",
+        "sessions/get",
+        "sessions/send_message",
+        "sessions/prompt",
+        "sessions/events",
+        "sessions/subscribe",
+        "sessions/unsubscribe",
+        "sessions/interrupt",
+        "sessions/terminate",
+        "permissions/reply",
+        "questions/reply",
+        "questions/reject",
     } <= names
     create = next(m for m in doc["methods"] if m["name"] == "sessions/create")
     pm = next(p for p in create["params"] if p["name"] == "permission_mode")

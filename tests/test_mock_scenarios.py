@@ -115,7 +115,7 @@ async def test_error_event_ends_turn_with_error(stdio_client: SandboxAgent) -> N
     r = await s.prompt("error the model is overloaded")
     assert r.stop_reason == "error"
     events = await turn_events(s, 0, r.turn_id)
-    err = [e for e in events if e.type == "error"][0]
+    err = next(e for e in events if e.type == "error")
     assert err.data.message == "the model is overloaded" and err.data.code == "mock_error"  # type: ignore[union-attr]
     info = await s.get()
     assert info.status == "idle"
@@ -132,7 +132,7 @@ async def test_permission_round_trip(stdio_client: SandboxAgent, reply: str) -> 
     assert info.pending_permissions[0].permission_id == req.data.permission_id  # type: ignore[union-attr]
     await s.reply_permission(req.data.permission_id, reply, "not today" if reply == "reject" else None)  # type: ignore[union-attr]
     events = await turn_events(s, req.sequence, turn)
-    resolved = [e for e in events if e.type == "permission.resolved"][0]
+    resolved = next(e for e in events if e.type == "permission.resolved")
     expected = {"once": "accept", "always": "accept_for_session", "reject": "reject"}[reply]
     assert resolved.data.status == expected  # type: ignore[union-attr]
     final = items(events, "message")[-1].content[0].text
@@ -159,7 +159,7 @@ async def test_question_reply_and_reject(stdio_client: SandboxAgent) -> None:
     assert (await s.get()).status == "awaiting_input"
     await s.answer_question(q.data.question_id, [["Green"]])  # type: ignore[union-attr]
     events = await turn_events(s, q.sequence, turn)
-    resolved = [e for e in events if e.type == "question.resolved"][0]
+    resolved = next(e for e in events if e.type == "question.resolved")
     assert resolved.data.status == "answered" and resolved.data.response == [["Green"]]  # type: ignore[union-attr]
     assert items(events, "message")[-1].content[0].text == "You chose Green."
 
@@ -220,7 +220,7 @@ async def test_images_and_files_reach_the_agent(stdio_client: SandboxAgent) -> N
     )
     assert r.text == "You said: look (with 1 image, 1 file)"
     events = await turn_events(s, 0, r.turn_id)
-    user = [i for i in items(events, "message") if i.role == "user"][0]
+    user = next(i for i in items(events, "message") if i.role == "user")
     assert [p.type for p in user.content] == ["text", "image", "file_ref"]
 
 

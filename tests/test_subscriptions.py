@@ -38,7 +38,12 @@ def body(seq: int) -> bytes:
 ops = st.lists(
     st.one_of(
         st.tuples(st.just("emit"), st.integers(1, 40)),
-        st.tuples(st.just("subscribe"), st.floats(0, 1), st.sampled_from([0.0, 0.0, 0.0005, 0.002]), st.sampled_from([3, 50, 10_000])),
+        st.tuples(
+            st.just("subscribe"),
+            st.floats(0, 1),
+            st.sampled_from([0.0, 0.0, 0.0005, 0.002]),
+            st.sampled_from([3, 50, 10_000]),
+        ),
         st.tuples(st.just("cancel"), st.integers(0, 20)),
         st.tuples(st.just("tick"), st.integers(0, 3)),
     ),
@@ -116,7 +121,11 @@ def test_subscriptions_in_memory(operations: list, seed: int) -> None:
     asyncio.run(scenario(operations, None))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(operations=ops)
 def test_subscriptions_with_journal_and_tiny_memory_window(
     operations: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -158,7 +167,7 @@ def test_durable_before_delivery(tmp_path: Path) -> None:
             log.append(i, "x", body(i))
             if i % 7 == 0:
                 await asyncio.sleep(0)
-        while len(seen) < 200:
+        while len(seen) < 200:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         await sub.cancel()
         assert journal.commits < 200, "events are committed in groups, not one by one"

@@ -21,8 +21,18 @@ pytestmark = pytest.mark.anyio
 def test_stdio_raw_ndjson_keeps_stdout_clean(tmp_path) -> None:  # type: ignore[no-untyped-def]
     lines = [
         {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"client_info": {"name": "raw"}}},
-        {"jsonrpc": "2.0", "id": 2, "method": "sessions/create", "params": {"agent": "mock", "session_id": "s1"}},
-        {"jsonrpc": "2.0", "id": 3, "method": "sessions/prompt", "params": {"session_id": "s1", "message": "hi"}},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "sessions/create",
+            "params": {"agent": "mock", "session_id": "s1"},
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "sessions/prompt",
+            "params": {"session_id": "s1", "message": "hi"},
+        },
     ]
     stdin = "\n".join(json.dumps(x) for x in lines) + "\nnot json at all\n"
     out = subprocess.run(
@@ -47,9 +57,19 @@ async def test_websocket_raw_and_subprotocol(server) -> None:  # type: ignore[no
         await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "sessions/create", "params": {"agent": "mock"}}))
         created = json.loads(await ws.recv())
         sid = created["result"]["session_id"]
-        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "sessions/subscribe", "params": {"session_id": sid}}))
-        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 3, "method": "sessions/send_message",
-                                  "params": {"session_id": sid, "message": "hello"}}))
+        await ws.send(
+            json.dumps({"jsonrpc": "2.0", "id": 2, "method": "sessions/subscribe", "params": {"session_id": sid}})
+        )
+        await ws.send(
+            json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 3,
+                    "method": "sessions/send_message",
+                    "params": {"session_id": sid, "message": "hello"},
+                }
+            )
+        )
         seen = []
         while True:
             msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -68,9 +88,12 @@ async def test_sse_replays_and_follows(server) -> None:  # type: ignore[no-untyp
     ids: list[int] = []
 
     async def read_sse() -> None:
-        async with httpx.AsyncClient(timeout=20) as http, http.stream(
-            "GET", f"{server.url}/v1/sessions/{s.id}/events/sse?offset=2", headers=server.headers()
-        ) as resp:
+        async with (
+            httpx.AsyncClient(timeout=20) as http,
+            http.stream(
+                "GET", f"{server.url}/v1/sessions/{s.id}/events/sse?offset=2", headers=server.headers()
+            ) as resp,
+        ):
             assert resp.status_code == 200
             assert resp.headers["content-type"].startswith("text/event-stream")
             async for line in resp.aiter_lines():

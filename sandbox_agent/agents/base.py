@@ -99,5 +99,5 @@ class AgentDriver(ABC):
     def open_session(self, config: SessionConfig, sink: EventSink) -> AgentSession:
         """A new, not yet started, session handle."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op for per-session process models
         """Stop shared processes when the daemon stops."""

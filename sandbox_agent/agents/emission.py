@@ -34,7 +34,6 @@ class OpenItems:
         self.items: dict[str, UniversalItem] = {}
         self._finished: dict[str, str] = {}  # native id -> item id, so later items can name their parent
 
-
     def start(
         self,
         native_id: str,
@@ -68,9 +67,7 @@ class OpenItems:
             return None
         return Emission("item.delta", ItemDeltaData(item_id=item.item_id, delta=text), synthetic=synthetic)
 
-    def complete(
-        self, native_id: str, content: list[Any], status: ItemStatus = "completed"
-    ) -> Emission | None:
+    def complete(self, native_id: str, content: list[Any], status: ItemStatus = "completed") -> Emission | None:
         item = self.items.pop(native_id, None)
         if item is None:
             return None

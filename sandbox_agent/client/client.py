@@ -116,7 +116,7 @@ class SandboxAgent:
                 try:
                     await self._open()
                     return
-                except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
+                except (TimeoutError, OSError, ConnectionError) as exc:
                     if asyncio.get_running_loop().time() + delay > deadline:
                         raise ConnectionClosed(f"could not reconnect: {exc}") from None
                     await asyncio.sleep(delay)
@@ -144,9 +144,7 @@ class SandboxAgent:
 
     # raw calls and notifications
 
-    async def call(
-        self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None
-    ) -> Any:
+    async def call(self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
         if self._conn is None or self._conn.closed:
             await self.reconnect()
         assert self._conn is not None
@@ -171,9 +169,7 @@ class SandboxAgent:
     # typed API
 
     async def initialize(self, client_name: str = "sandbox-agent-python") -> InitializeResult:
-        return InitializeResult.model_validate(
-            await self.call("initialize", {"client_info": {"name": client_name}})
-        )
+        return InitializeResult.model_validate(await self.call("initialize", {"client_info": {"name": client_name}}))
 
     async def list_agents(self) -> list[AgentInfo]:
         return [AgentInfo.model_validate(a) for a in (await self.call("agents/list"))["agents"]]
@@ -199,9 +195,7 @@ class SandboxAgent:
         return Session(self, info.session_id, info)
 
     async def resume_session(self, session_id: str, env: dict[str, str] | None = None) -> Session:
-        info = SessionInfo.model_validate(
-            await self.call("sessions/resume", {"session_id": session_id, "env": env})
-        )
+        info = SessionInfo.model_validate(await self.call("sessions/resume", {"session_id": session_id, "env": env}))
         return Session(self, session_id, info)
 
     def session(self, session_id: str) -> Session:
@@ -305,9 +299,7 @@ class Session:
         ).interrupted
 
     async def terminate(self) -> SessionInfo:
-        return SessionInfo.model_validate(
-            await self.client.call("sessions/terminate", {"session_id": self.id})
-        )
+        return SessionInfo.model_validate(await self.client.call("sessions/terminate", {"session_id": self.id}))
 
     async def reply_permission(self, permission_id: str, reply: str, message: str | None = None) -> None:
         await self.client.call(

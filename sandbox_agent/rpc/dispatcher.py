@@ -90,9 +90,7 @@ class Dispatcher(Generic[C]):
     async def handle_message(self, message: Any, ctx: C) -> bytes | None:
         if isinstance(message, list):
             if not message:
-                return encode_error(
-                    None, RpcError(INVALID_REQUEST, "Invalid Request", {"detail": "empty batch"})
-                )
+                return encode_error(None, RpcError(INVALID_REQUEST, "Invalid Request", {"detail": "empty batch"}))
             replies = await asyncio.gather(*(self._handle_one(m, ctx) for m in message))
             parts = [r for r in replies if r is not None]
             return b"[" + b",".join(parts) + b"]" if parts else None
@@ -100,16 +98,10 @@ class Dispatcher(Generic[C]):
 
     async def _handle_one(self, message: Any, ctx: C) -> bytes | None:
         if not isinstance(message, dict):
-            return encode_error(
-                None, RpcError(INVALID_REQUEST, "Invalid Request", {"detail": "not an object"})
-            )
+            return encode_error(None, RpcError(INVALID_REQUEST, "Invalid Request", {"detail": "not an object"}))
         has_id = "id" in message
         req_id = message.get("id")
-        if (
-            message.get("jsonrpc") != "2.0"
-            or not isinstance(message.get("method"), str)
-            or not _valid_id(req_id)
-        ):
+        if message.get("jsonrpc") != "2.0" or not isinstance(message.get("method"), str) or not _valid_id(req_id):
             return encode_error(
                 req_id if _valid_id(req_id) else None,
                 RpcError(

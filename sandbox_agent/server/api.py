@@ -57,9 +57,7 @@ def _agents(ctx: ClientContext) -> list[AgentInfo]:
     return [d.info() for d in ctx.daemon.registry.drivers.values()]
 
 
-@api.method(
-    "initialize", InitializeParams, InitializeResult, "Handshake: server info, protocol version, agents."
-)
+@api.method("initialize", InitializeParams, InitializeResult, "Handshake: server info, protocol version, agents.")
 async def initialize(p: InitializeParams, ctx: ClientContext) -> InitializeResult:
     return InitializeResult(
         server_info=ServerInfo(name="sandbox-agent", version=__version__),
@@ -68,16 +66,12 @@ async def initialize(p: InitializeParams, ctx: ClientContext) -> InitializeResul
     )
 
 
-@api.method(
-    "agents/list", EmptyParams, AgentListResult, "Every agent with install state and feature coverage."
-)
+@api.method("agents/list", EmptyParams, AgentListResult, "Every agent with install state and feature coverage.")
 async def agents_list(p: EmptyParams, ctx: ClientContext) -> AgentListResult:
     return AgentListResult(agents=_agents(ctx))
 
 
-@api.method(
-    "agents/install", AgentInstallParams, AgentInstallResult, "Install an agent; streams install_progress."
-)
+@api.method("agents/install", AgentInstallParams, AgentInstallResult, "Install an agent; streams install_progress.")
 async def agents_install(p: AgentInstallParams, ctx: ClientContext) -> AgentInstallResult:
     driver = ctx.daemon.registry.get(p.agent)
     conn = ctx.connection
@@ -87,9 +81,7 @@ async def agents_install(p: AgentInstallParams, ctx: ClientContext) -> AgentInst
         if conn is None or conn.closed:
             return
         note = InstallProgressNotification(agent=driver.id, phase=phase, bytes=done, total=total)
-        task = asyncio.ensure_future(
-            conn.notify("agents/install_progress", note.model_dump(exclude_none=True))
-        )
+        task = asyncio.ensure_future(conn.notify("agents/install_progress", note.model_dump(exclude_none=True)))
         pending.add(task)
         task.add_done_callback(pending.discard)
 
@@ -99,9 +91,7 @@ async def agents_install(p: AgentInstallParams, ctx: ClientContext) -> AgentInst
     return AgentInstallResult(agent=info.id, version=info.version, path=info.path)
 
 
-@api.method(
-    "sessions/create", SessionCreateParams, SessionInfo, "Start a session on an agent (warm, ready to send)."
-)
+@api.method("sessions/create", SessionCreateParams, SessionInfo, "Start a session on an agent (warm, ready to send).")
 async def sessions_create(p: SessionCreateParams, ctx: ClientContext) -> SessionInfo:
     return (await ctx.daemon.sessions.create(p)).info()
 
@@ -121,17 +111,13 @@ async def sessions_get(p: SessionIdParams, ctx: ClientContext) -> SessionInfo:
     return ctx.daemon.sessions.get(p.session_id).info()
 
 
-@api.method(
-    "sessions/send_message", SendMessageParams, SendMessageResult, "Send a user message; returns at once."
-)
+@api.method("sessions/send_message", SendMessageParams, SendMessageResult, "Send a user message; returns at once.")
 async def sessions_send_message(p: SendMessageParams, ctx: ClientContext) -> SendMessageResult:
     waiter = await ctx.daemon.sessions.get(p.session_id).send_message(p.parts())
     return SendMessageResult(turn_id=waiter.turn_id)
 
 
-@api.method(
-    "sessions/prompt", PromptParams, PromptResult, "Send a user message and wait for the turn to end."
-)
+@api.method("sessions/prompt", PromptParams, PromptResult, "Send a user message and wait for the turn to end.")
 async def sessions_prompt(p: PromptParams, ctx: ClientContext) -> PromptResult:
     session = ctx.daemon.sessions.get(p.session_id)
     waiter = await session.send_message(p.parts())
@@ -151,9 +137,7 @@ async def sessions_events(p: EventsParams, ctx: ClientContext) -> dict[str, Any]
     }
 
 
-@api.method(
-    "sessions/subscribe", SubscribeParams, SubscribeResult, "Replay events after offset, then stream live."
-)
+@api.method("sessions/subscribe", SubscribeParams, SubscribeResult, "Replay events after offset, then stream live.")
 async def sessions_subscribe(p: SubscribeParams, ctx: ClientContext) -> SubscribeResult:
     if not ctx.streaming:
         raise AppError(
@@ -186,9 +170,7 @@ async def sessions_unsubscribe(p: UnsubscribeParams, ctx: ClientContext) -> Empt
     return EmptyResult()
 
 
-@api.method(
-    "sessions/interrupt", SessionIdParams, InterruptResult, "Cancel the running turn; the agent stays usable."
-)
+@api.method("sessions/interrupt", SessionIdParams, InterruptResult, "Cancel the running turn; the agent stays usable.")
 async def sessions_interrupt(p: SessionIdParams, ctx: ClientContext) -> InterruptResult:
     return InterruptResult(interrupted=await ctx.daemon.sessions.get(p.session_id).interrupt())
 
@@ -205,9 +187,7 @@ async def permissions_reply(p: PermissionReplyParams, ctx: ClientContext) -> Emp
     return EmptyResult()
 
 
-@api.method(
-    "questions/reply", QuestionReplyParams, EmptyResult, "Answer a question: one list of labels per question."
-)
+@api.method("questions/reply", QuestionReplyParams, EmptyResult, "Answer a question: one list of labels per question.")
 async def questions_reply(p: QuestionReplyParams, ctx: ClientContext) -> EmptyResult:
     await ctx.daemon.sessions.get(p.session_id).reply_question(p.question_id, p.answers)
     return EmptyResult()

@@ -91,13 +91,9 @@ def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None 
             session = daemon.sessions.get(session_id)
             offset = int(request.headers.get("last-event-id") or request.query_params.get("offset") or 0)
             if offset < 0 or offset > session.log.last_seq:
-                raise AppError(
-                    ErrorKind.INVALID_OFFSET, f"offset {offset} is out of range 0..{session.log.last_seq}"
-                )
+                raise AppError(ErrorKind.INVALID_OFFSET, f"offset {offset} is out of range 0..{session.log.last_seq}")
         except ValueError:
-            return _json(
-                encode_error(None, AppError(ErrorKind.INVALID_OFFSET, "offset must be an integer")), 400
-            )
+            return _json(encode_error(None, AppError(ErrorKind.INVALID_OFFSET, "offset must be an integer")), 400)
         except RpcError as exc:
             status = 404 if exc.kind == "session_not_found" else 400
             return _json(encode_error(None, exc), status)

@@ -12,7 +12,6 @@ import hmac
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-
 from ..schema.wire import SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, token_subprotocol
 
 OPEN_PATHS = frozenset({"/v1/health"})

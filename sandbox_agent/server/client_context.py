@@ -20,9 +20,7 @@ _EVENT_PREFIX = b'{"jsonrpc":"2.0","method":"sessions/event","params":{"subscrip
 class ClientContext:
     """Passed to every handler as the call context. `connection` is None for one-shot HTTP calls."""
 
-    def __init__(
-        self, daemon: Daemon, connection: Connection | None, send_many: SendMany | None = None
-    ) -> None:
+    def __init__(self, daemon: Daemon, connection: Connection | None, send_many: SendMany | None = None) -> None:
         self.daemon = daemon
         self.connection = connection
         self._send_many = send_many

@@ -76,7 +76,7 @@ async def serve_http(
     sock.bind((host, port))
     bound = sock.getsockname()[1]
     serve = asyncio.ensure_future(server.serve(sockets=[sock]))
-    while not server.started and not serve.done():
+    while not server.started and not serve.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
         await asyncio.sleep(0.005)
     if server.started:
         shown = f"[{host}]" if ":" in host else host

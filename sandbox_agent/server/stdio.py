@@ -28,7 +28,7 @@ async def _stdin_reader() -> asyncio.StreamReader:
     reader = asyncio.StreamReader(limit=MAX_MESSAGE)
     if stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode):
         # A file redirected to stdin is not a pipe and event loops refuse to watch it; it is all there anyway.
-        with open(sys.stdin.fileno(), "rb", closefd=False) as f:
+        with open(sys.stdin.fileno(), "rb", closefd=False) as f:  # noqa: ASYNC230 - once, at start-up
             reader.feed_data(f.read())
         reader.feed_eof()
         return reader
@@ -76,9 +76,7 @@ async def serve_stdio(daemon: Daemon) -> None:
     try:
         async for line in read_lines(reader, MAX_MESSAGE):
             if isinstance(line, OversizedLine):
-                err = AppError(
-                    ErrorKind.MESSAGE_TOO_LARGE, f"message of {line.size} bytes exceeds {MAX_MESSAGE}"
-                )
+                err = AppError(ErrorKind.MESSAGE_TOO_LARGE, f"message of {line.size} bytes exceeds {MAX_MESSAGE}")
                 await conn.send(encode_error(None, err))
                 continue
             conn.receive(line)

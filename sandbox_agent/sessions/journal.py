@@ -103,14 +103,14 @@ class Journal:
                     [(sid, rec, now) for sid, rec in records.items()],
                 )
             if rows:
-                self._db.executemany("INSERT OR IGNORE INTO events(session_id, seq, type, body) VALUES (?, ?, ?, ?)", rows)
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO events(session_id, seq, type, body) VALUES (?, ?, ?, ?)", rows
+                )
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
             if self.error is None:
-                log.error(
-                    "journal write failed, keeping %d events in memory and retrying: %s", len(rows), exc
-                )
+                log.error("journal write failed, keeping %d events in memory and retrying: %s", len(rows), exc)
             self.error = str(exc)
             # Delivery must not stall on a sick disk: clients get the events from memory meanwhile.
             for on_commit, seq in callbacks.values():

@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 DriverLookup = Callable[[str], AgentDriver]
 
 
+def _existing_dir(path: str) -> str | None:
+    """The absolute path if it is a directory (one stat call; fine on the loop)."""
+    full = os.path.abspath(path)
+    return full if os.path.isdir(full) else None
+
+
 class SessionManager:
     def __init__(self, drivers: DriverLookup, journal: Journal | None) -> None:
         self._driver = drivers
@@ -72,12 +78,10 @@ class SessionManager:
         driver = self._driver(params.agent)
         session_id = params.session_id or new_id("ses_")
         if session_id in self.sessions or session_id in self._creating:
-            raise AppError(
-                ErrorKind.SESSION_EXISTS, f"session {session_id!r} already exists", session_id=session_id
-            )
-        cwd = os.path.abspath(params.cwd or os.getcwd())
-        if not os.path.isdir(cwd):
-            raise AppError(ErrorKind.AGENT_START_FAILED, f"cwd {cwd!r} is not a directory", cwd=cwd)
+            raise AppError(ErrorKind.SESSION_EXISTS, f"session {session_id!r} already exists", session_id=session_id)
+        cwd = _existing_dir(params.cwd or os.getcwd())
+        if cwd is None:
+            raise AppError(ErrorKind.AGENT_START_FAILED, f"cwd {params.cwd!r} is not a directory", cwd=params.cwd)
         record = SessionRecord(
             session_id=session_id,
             agent=driver.id,
@@ -121,9 +125,7 @@ class SessionManager:
         record = session.record
         driver = self._driver(record.agent)
         if driver.capabilities.resume == "no":
-            raise AppError(
-                ErrorKind.NOT_SUPPORTED, f"{driver.name} sessions cannot be resumed", agent=driver.id
-            )
+            raise AppError(ErrorKind.NOT_SUPPORTED, f"{driver.name} sessions cannot be resumed", agent=driver.id)
         record.ended = None
         session._ended.clear()
         session._settled.clear()
@@ -172,8 +174,6 @@ class SessionManager:
 
     async def shutdown(self) -> None:
         live = [s for s in self.sessions.values() if not s.ended]
-        await asyncio.gather(
-            *(s.terminate("the daemon is shutting down") for s in live), return_exceptions=True
-        )
+        await asyncio.gather(*(s.terminate("the daemon is shutting down") for s in live), return_exceptions=True)
         if self.journal is not None:
             self.journal.close()

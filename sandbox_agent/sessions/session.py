@@ -166,9 +166,7 @@ class Session:
             assert isinstance(data, ItemData)
             item = data.item
             if item.kind == "message" and item.role == "assistant" and self.current_turn in self._waiters:
-                self._waiters[self.current_turn].texts.extend(
-                    p.text for p in item.content if isinstance(p, TextPart)
-                )
+                self._waiters[self.current_turn].texts.extend(p.text for p in item.content if isinstance(p, TextPart))
         elif type_.startswith(("permission.", "question.")):
             assert isinstance(data, PermissionData | QuestionData)
             self.hitl.observe(type_, data)
@@ -240,9 +238,7 @@ class Session:
         # Calls pipelined right behind sessions/create wait for the agent to be up instead of failing.
         await self._settled.wait()
         if self.ended or self.adapter is None:
-            raise AppError(
-                ErrorKind.SESSION_ENDED, f"session {self.session_id} has ended", session_id=self.session_id
-            )
+            raise AppError(ErrorKind.SESSION_ENDED, f"session {self.session_id} has ended", session_id=self.session_id)
         return self.adapter
 
     async def send_message(self, parts: list[InputPart]) -> TurnWaiter:
@@ -266,9 +262,7 @@ class Session:
             status="completed",
             content=_user_content(parts),
         )
-        self.emit(
-            "item.started", ItemData(item=item.model_copy(update={"status": "in_progress"})), source="daemon"
-        )
+        self.emit("item.started", ItemData(item=item.model_copy(update={"status": "in_progress"})), source="daemon")
         self.emit("item.completed", ItemData(item=item), source="daemon")
         try:
             await adapter.send(turn_id, parts)
@@ -327,9 +321,7 @@ class Session:
             )
         await adapter.reply_question(question_id, answers)
         if question_id in self.hitl.questions:
-            update = (
-                {"status": "answered", "response": answers} if answers is not None else {"status": "rejected"}
-            )
+            update = {"status": "answered", "response": answers} if answers is not None else {"status": "rejected"}
             self.emit("question.resolved", pending.model_copy(update=update), source="daemon")
 
     async def terminate(self, message: str = "terminated by request") -> None:

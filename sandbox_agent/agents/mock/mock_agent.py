@@ -115,7 +115,10 @@ class Mock:
             else:
                 if reply["reply"] == "always":
                     self.always.add("write_file")
-                self.write(self.file_change(path), *self.text(f"Permission granted ({reply['reply']}); wrote {path}."))
+                self.write(
+                    self.file_change(path),
+                    *self.text(f"Permission granted ({reply['reply']}); wrote {path}."),
+                )
         elif word == "question":
             qid = self.nid("q")
             prompt = rest or "Which color should the button be?"
@@ -141,7 +144,10 @@ class Mock:
             self.write({"t": "msg_end", "id": mid})
         elif word == "crash":
             mid = self.nid("m")
-            self.write({"t": "msg_start", "id": mid, "kind": "message"}, {"t": "msg_delta", "id": mid, "text": "Abou"})
+            self.write(
+                {"t": "msg_start", "id": mid, "kind": "message"},
+                {"t": "msg_delta", "id": mid, "text": "Abou"},
+            )
             self.flush()
             sys.stderr.write("mock agent: fatal: simulated crash\n" + "".join(f"  at frame {i}\n" for i in range(3)))
             sys.stderr.flush()
@@ -212,7 +218,13 @@ class Mock:
                     try:
                         msg = json.loads(line)
                     except ValueError:
-                        self.write({"t": "error", "message": "mock agent got a line that is not JSON", "code": "bad_input"})
+                        self.write(
+                            {
+                                "t": "error",
+                                "message": "mock agent got a line that is not JSON",
+                                "code": "bad_input",
+                            }
+                        )
                         continue
                     self.handle(msg)
             elif self.waiting is not None and self.waiting[0] == "sleep":

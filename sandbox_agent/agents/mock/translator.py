@@ -37,9 +37,7 @@ class MockTranslator:
             return handler(msg)
         except (KeyError, TypeError, ValueError) as exc:
             return [
-                Emission(
-                    "agent.unparsed", AgentUnparsedData(error=f"{type(exc).__name__}: {exc}", location=str(t))
-                )
+                Emission("agent.unparsed", AgentUnparsedData(error=f"{type(exc).__name__}: {exc}", location=str(t)))
             ]
 
     def _on_ready(self, msg: dict[str, Any]) -> list[Emission]:
@@ -113,9 +111,7 @@ class MockTranslator:
             prompt=msg["prompt"],
             options=options,
             status="requested",
-            questions=[
-                QuestionModel(prompt=msg["prompt"], options=[QuestionOption(label=o) for o in options])
-            ],
+            questions=[QuestionModel(prompt=msg["prompt"], options=[QuestionOption(label=o) for o in options])],
         )
         return [Emission("question.requested", data)]
 
@@ -124,7 +120,5 @@ class MockTranslator:
 
     def _on_turn_end(self, msg: dict[str, Any]) -> list[Emission]:
         out = self.items.fail_all() if msg.get("stop_reason") == "interrupted" else []
-        out.append(
-            Emission("turn.ended", TurnEndedData(turn_id=msg["turn"], stop_reason=msg.get("stop_reason")))
-        )
+        out.append(Emission("turn.ended", TurnEndedData(turn_id=msg["turn"], stop_reason=msg.get("stop_reason"))))
         return out
