@@ -60,7 +60,7 @@ async def test_disk_full_then_freed(server_factory, small_disk: Path) -> None:  
     total = len(events)
     os.remove(filler)
     deadline = time.monotonic() + 10
-    while health(srv) != "ok" and time.monotonic() < deadline:  # noqa: ASYNC110 - polling an HTTP endpoint
+    while health(srv) != "ok" and time.monotonic() < deadline:
         await s.prompt("nudge")
     assert health(srv) == "ok"
     info = await s.get()
