@@ -153,7 +153,8 @@ class Session:
             "source": source,
             "synthetic": synthetic,
             "type": type_,
-            "data": data.model_dump(mode="json", exclude_none=True),
+            # pydantic-core writes the data's JSON in Rust; orjson splices those bytes in without re-parsing.
+            "data": orjson.Fragment(data.__pydantic_serializer__.to_json(data, exclude_none=True)),
         }
         if self.record.native_session_id is not None:
             event["native_session_id"] = self.record.native_session_id
