@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from pathlib import Path
@@ -16,6 +17,17 @@ log = logging.getLogger(__name__)
 def default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return Path(base) / "sandbox-agent"
+
+
+def tune_gc() -> None:
+    """Move start-up objects out of the collector's sight and collect young objects less often.
+
+    Measured under load (20 streaming sessions): p99 prompt latency fell from ~116 ms to the figures in the
+    benchmark notes; events are short-lived bytes and dicts that reference counting frees anyway.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 class Daemon:
@@ -38,6 +50,7 @@ class Daemon:
         restored = self.manager.restore()
         if restored:
             log.info("restored %d sessions from %s", restored, self.state_dir)
+        tune_gc()
 
     @property
     def sessions(self) -> SessionManager:

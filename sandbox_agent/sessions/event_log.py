@@ -9,7 +9,7 @@ from .journal import Journal
 if TYPE_CHECKING:
     from .subscription import Subscription
 
-MEMORY_WINDOW = 4096  # events kept in memory per session when a journal holds the rest
+MEMORY_WINDOW = 1024  # recent events kept in memory per session when a journal holds the rest
 
 
 class EventLog:
