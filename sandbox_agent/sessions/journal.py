@@ -54,8 +54,9 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         # A process crash cannot lose a committed WAL transaction with NORMAL; only an OS crash could.
         self._db.execute("PRAGMA synchronous=NORMAL")
-        # Fewer checkpoints (each one fsyncs): ~20% cheaper rows; the WAL may grow to ~40 MB between them.
-        self._db.execute("PRAGMA wal_autocheckpoint=10000")
+        # The default checkpoint size (1,000 pages) on purpose: 10,000 made rows ~20% cheaper but each checkpoint
+        # then stalled the event loop for ~100 ms (worst prompt latency under load 100 ms vs 30 ms).
+        self._db.execute("PRAGMA wal_autocheckpoint=1000")
         self._db.executescript(SCHEMA)
         self._rows: list[tuple[str, int, str, bytes]] = []
         self._records: dict[str, bytes] = {}
