@@ -161,6 +161,52 @@ def cmd_agents(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_install_agent(args: argparse.Namespace) -> int:
+    from .install.catalog import CATALOG
+
+    if args.all == bool(args.agent):
+        raise CliError("name one agent or give --all")
+    agents = list(CATALOG) if args.all else [args.agent]
+    if args.version and len(agents) > 1:
+        raise CliError("--version applies to one agent at a time")
+    for agent in agents:
+        if agent not in CATALOG:
+            raise CliError(f"unknown agent {agent!r}; installable: {', '.join(CATALOG)}")
+    return int(run_async(_install(agents, args.version, args.reinstall)))
+
+
+async def _install(agents: list[str], version: str | None, reinstall: bool) -> int:
+    from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from .install.installer import Installer
+    from .rpc.errors import RpcError
+
+    installer = Installer()
+    failed = 0
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn()]
+    with Progress(*columns, transient=False) as bar:
+
+        async def one(agent: str) -> None:
+            nonlocal failed
+            task = bar.add_task(f"{agent}: starting", total=None)
+
+            def progress(phase: str, done: int | None, total: int | None) -> None:
+                bar.update(task, description=f"{agent}: {phase}", completed=done or 0, total=total)
+
+            try:
+                info = await installer.install(agent, version, reinstall, progress)
+                bar.update(task, description=f"{agent} {info.version}: installed ({info.install_seconds:.1f} s)")
+                bar.console.print(f"{agent} {info.version} -> {' '.join(info.command)}")
+            except RpcError as exc:
+                failed += 1
+                kind = f" [{exc.kind}]" if exc.kind else ""
+                bar.update(task, description=f"{agent}: failed{kind}")
+                bar.console.print(f"sandbox-agent: error: {agent}: {exc.message}{kind}", style="red")
+
+        await asyncio.gather(*(one(a) for a in agents))
+    return 1 if failed else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -212,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("params", nargs="*", help="a JSON object and/or key=value pairs (values parsed as JSON)")
     _endpoint_flags(p, required=True)
     p.set_defaults(fn=cmd_api)
+
+    p = sub.add_parser("install-agent", help="install claude, codex, opencode or amp from npm (pinned versions)")
+    p.add_argument("agent", nargs="?")
+    p.add_argument("--all", action="store_true", help="install every agent")
+    p.add_argument("--version", help="a version other than the pinned, tested one")
+    p.add_argument("--reinstall", action="store_true")
+    p.set_defaults(fn=cmd_install_agent)
 
     p = sub.add_parser("demo", help="run the server with a demo session on the mock agent")
     p.add_argument("--host", default="127.0.0.1")

@@ -95,6 +95,9 @@ class AgentDriver(ABC):
     async def install(self, version: str | None, reinstall: bool, progress: ProgressCallback) -> AgentInfo:
         """Make the agent runnable (a no-op for built-ins)."""
 
+    async def prepare(self, progress: ProgressCallback) -> None:  # noqa: B027 - optional hook
+        """Make sure the agent can start (installs it on demand); called before every new session."""
+
     @abstractmethod
     def open_session(self, config: SessionConfig, sink: EventSink) -> AgentSession:
         """A new, not yet started, session handle."""

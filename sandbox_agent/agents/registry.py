@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..rpc.errors import AppError
 from ..schema.errors import ErrorKind
 from .base import AgentDriver
@@ -27,7 +29,11 @@ class AgentRegistry:
             await driver.aclose()
 
 
-def default_registry() -> AgentRegistry:
+def default_registry(install_root: Path | None = None) -> AgentRegistry:
+    from ..install.catalog import CATALOG
+    from ..install.installer import Installer
     from .mock import MockDriver
+    from .npm_agent import NpmAgentDriver
 
-    return AgentRegistry([MockDriver()])
+    installer = Installer(install_root)
+    return AgentRegistry([MockDriver(), *(NpmAgentDriver(agent, installer) for agent in CATALOG)])

@@ -149,6 +149,7 @@ class SessionManager:
 
     async def _start(self, session: Session, driver: AgentDriver, config: SessionConfig) -> None:
         try:
+            await driver.prepare(lambda phase, done, total: None)
             await session.start(driver.open_session(config, session))
         except Exception as exc:
             message = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
