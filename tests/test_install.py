@@ -20,13 +20,19 @@ pytestmark = pytest.mark.anyio
 
 
 def leftovers(root: Path) -> list[str]:
-    return [p.name for p in (root / "amp").iterdir() if ".partial-" in p.name or ".old-" in p.name] if (root / "amp").exists() else []
+    return (
+        [p.name for p in (root / "amp").iterdir() if ".partial-" in p.name or ".old-" in p.name]
+        if (root / "amp").exists()
+        else []
+    )
 
 
 async def test_ten_concurrent_requests_cause_one_install(tmp_path: Path) -> None:
     installer = Installer(tmp_path / "agents")
     phases: list[str] = []
-    results = await asyncio.gather(*(installer.install("amp", progress=lambda p, d, t: phases.append(p)) for _ in range(10)))
+    results = await asyncio.gather(
+        *(installer.install("amp", progress=lambda p, d, t: phases.append(p)) for _ in range(10))
+    )
     assert installer.npm_runs == 1
     assert len({tuple(r.command) for r in results}) == 1
     assert results[0].reported_version and results[0].reported_version.startswith("0.0.1767830505")
