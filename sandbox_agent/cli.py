@@ -207,6 +207,46 @@ async def _install(agents: list[str], version: str | None, reinstall: bool) -> i
     return 1 if failed else 0
 
 
+def cmd_credentials(args: argparse.Namespace) -> int:
+    from .install.credentials import extract, render
+
+    creds = extract()
+    sys.stdout.write(render(creds, args.export))
+    for c in creds:  # where each came from (never the value), on stderr so stdout stays sourceable
+        print(f"# {c.name} from {c.source}", file=sys.stderr)
+    if not creds:
+        print("# no API keys found in the environment or the agents' auth files", file=sys.stderr)
+    return 0
+
+
+def cmd_fake_llm(args: argparse.Namespace) -> int:
+    from .testing.script import load_script
+
+    try:
+        replies = load_script(args.script) if args.script else []
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read the script {args.script}: {exc}") from None
+    try:
+        run_async(_fake_llm(replies, args.port))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise CliError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}") from None
+    return 0
+
+
+async def _fake_llm(replies: list[Any], port: int) -> None:
+    from .testing.server import FakeLLM
+
+    async with FakeLLM(replies, port) as fake:
+        print(f"fake-llm listening on {fake.url} with {len(replies)} scripted replies", file=sys.stderr, flush=True)
+        print(f"  ANTHROPIC_BASE_URL={fake.url}  OPENAI_BASE_URL={fake.url}/v1  AMP_URL={fake.url}", file=sys.stderr)
+        print(
+            f'  control: POST {fake.url}/_fake/enqueue {{"replies": [...]}}, GET {fake.url}/_fake/log', file=sys.stderr
+        )
+        await asyncio.Event().wait()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -265,6 +305,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", help="a version other than the pinned, tested one")
     p.add_argument("--reinstall", action="store_true")
     p.set_defaults(fn=cmd_install_agent)
+
+    p = sub.add_parser("credentials", help="find API keys you already have")
+    creds = p.add_subparsers(dest="what", required=True)
+    p = creds.add_parser("extract-env", help="print them as env lines (env vars, then agents' auth files)")
+    p.add_argument("--export", action="store_true", help="prefix each line with `export `")
+    p.set_defaults(fn=cmd_credentials)
+
+    p = sub.add_parser("fake-llm", help="a scripted fake Anthropic/OpenAI provider on 127.0.0.1")
+    p.add_argument("--script", help="a JSON (or YAML) list of replies")
+    p.add_argument("--port", type=int, default=0)
+    p.set_defaults(fn=cmd_fake_llm)
 
     p = sub.add_parser("demo", help="run the server with a demo session on the mock agent")
     p.add_argument("--host", default="127.0.0.1")

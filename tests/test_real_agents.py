@@ -169,3 +169,20 @@ async def test_amp_runs_bash(tmp_path: Path) -> None:
         assert len(main) == 2 and main[0]["path"] == "/api/provider/anthropic/v1/messages"
         assert any(r["kind"] == "side" for r in fake.requests), "the title request did not eat a scripted reply"
     report("amp", first, total)
+
+
+async def test_claude_code_retries_an_overloaded_provider(tmp_path: Path) -> None:
+    command = await installed("claude")
+    work = tmp_path / "work"
+    work.mkdir()
+    overloaded = {"status": 529, "type": "overloaded_error", "message": "scripted overload", "retry_after": 0}
+    async with FakeLLM([{"error": overloaded}, {"text": "recovered"}]) as fake:
+        launch = claude_launch({"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": "sk-fake-test"}, tmp_path / "st")
+        rc, out, err, _, _ = await run(
+            [*command, "-p", "hello", "--output-format", "stream-json", "--verbose"], launch.env, work
+        )
+        assert rc == 0, err
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert any(x.get("type") == "system" and x.get("subtype") == "api_retry" for x in lines), out
+        assert lines[-1]["result"] == "recovered"
+        assert len(fake.main_requests()) == 2

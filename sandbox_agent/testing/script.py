@@ -53,10 +53,10 @@ EXHAUSTED = Reply(text="(fake: script exhausted)")
 
 
 def load_script(path: str | Path) -> list[Reply]:
-    """A JSON list of replies, or YAML if PyYAML is installed and the file ends in .yaml/.yml."""
+    """A list of replies (or `{replies: [...]}`) in JSON, or in YAML when the file ends in .yaml/.yml."""
     raw = Path(path).read_bytes()
     if str(path).endswith((".yaml", ".yml")):
-        import yaml  # type: ignore[import-untyped]
+        import yaml
 
         data = yaml.safe_load(raw)
     else:
