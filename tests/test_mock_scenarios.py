@@ -204,9 +204,11 @@ async def test_crash_mid_turn_ends_session_with_stderr(stdio_client: SandboxAgen
     check_item_brackets(events)
     info = await s.get()
     assert info.status == "ended"
-    with pytest.raises(RpcError) as exc:
-        await s.send("anyone?")
-    assert exc.value.kind == "session_ended"
+    # the next message restarts the agent (resume) and the same transcript goes on
+    r = await s.prompt("anyone?")
+    assert r.text == "You said: anyone?"
+    after, _, _ = await stdio_client.read_events(s.id, events[-1].sequence, 100)
+    assert after[0].type == "session.started" and after[0].data.metadata["resumed"] is True  # type: ignore[union-attr]
 
 
 async def test_images_and_files_reach_the_agent(stdio_client: SandboxAgent) -> None:
@@ -243,6 +245,9 @@ async def test_terminate_ends_session_by_daemon(stdio_client: SandboxAgent) -> N
     assert events[-1].type == "session.ended"
     assert events[-1].data.reason == "terminated" and events[-1].data.terminated_by == "daemon"  # type: ignore[union-attr]
     assert events[-2].type == "turn.ended"
+    with pytest.raises(RpcError) as exc:  # ended on purpose: no silent restart
+        await s.send("anyone?")
+    assert exc.value.kind == "session_ended"
 
 
 async def test_resume_continues_the_transcript(stdio_client: SandboxAgent) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
@@ -45,6 +46,7 @@ class SessionConfig:
     mcp_servers: list[McpServerConfig] = field(default_factory=list)
     include_raw: bool = False
     resume_native_id: str | None = None  # set when continuing an earlier native session
+    state_dir: Path | None = None  # a private folder for this session's agent home and config (survives restarts)
 
 
 class AgentSession(ABC):

@@ -29,7 +29,7 @@ PASSTHROUGH = (
 
 
 def child_env(session_env: dict[str, str], extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Agents do not inherit the daemon's secrets wholesale; keys reach them only through the session."""
+    """Agents do not inherit the daemon's environment wholesale: an allow-list, then the session's own env."""
     env = {k: v for k in PASSTHROUGH if (v := os.environ.get(k)) is not None}
     env.update(extra or {})
     env.update(session_env)

@@ -32,8 +32,10 @@ class AgentRegistry:
 def default_registry(install_root: Path | None = None) -> AgentRegistry:
     from ..install.catalog import CATALOG
     from ..install.installer import Installer
+    from .claude import ClaudeDriver
     from .mock import MockDriver
     from .npm_agent import NpmAgentDriver
 
     installer = Installer(install_root)
-    return AgentRegistry([MockDriver(), *(NpmAgentDriver(agent, installer) for agent in CATALOG)])
+    adapters: dict[str, AgentDriver] = {"claude": ClaudeDriver(installer)}
+    return AgentRegistry([MockDriver(), *(adapters.get(a) or NpmAgentDriver(a, installer) for a in CATALOG)])

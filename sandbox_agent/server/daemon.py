@@ -46,7 +46,8 @@ class Daemon:
     async def start(self) -> None:
         if not self.ephemeral:
             self.journal = Journal(self.state_dir / "journal.sqlite3")
-        self.manager = SessionManager(self.registry.get, self.journal)
+        agent_state = None if self.ephemeral else self.state_dir / "agents"
+        self.manager = SessionManager(self.registry.get, self.journal, agent_state)
         restored = self.manager.restore()
         if restored:
             log.info("restored %d sessions from %s", restored, self.state_dir)

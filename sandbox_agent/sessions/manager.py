@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import orjson
 
@@ -32,9 +34,11 @@ def _existing_dir(path: str) -> str | None:
 
 
 class SessionManager:
-    def __init__(self, drivers: DriverLookup, journal: Journal | None) -> None:
+    def __init__(self, drivers: DriverLookup, journal: Journal | None, agent_state: Path | None = None) -> None:
         self._driver = drivers
         self.journal = journal
+        self.agent_state = agent_state or Path(tempfile.mkdtemp(prefix="sandbox-agent-"))
+        self._env: dict[str, dict[str, str]] = {}  # session env, in memory only (it holds keys)
         self.sessions: dict[str, Session] = {}
         self._creating: set[str] = set()
         self.on_change: list[Callable[[str], None]] = []
@@ -47,6 +51,7 @@ class SessionManager:
             record = SessionRecord.model_validate(raw_record)
             session = Session(record, EventLog(record.session_id, self.journal, last_seq), self.journal)
             self.sessions[record.session_id] = session
+            self._enable_auto_resume(session)
             if record.ended is None:
                 last_turn = self.journal.last_of_types(record.session_id, ("turn.started", "turn.ended"))
                 if last_turn is not None:
@@ -104,24 +109,38 @@ class SessionManager:
             env=dict(params.env or {}),
             mcp_servers=list(params.mcp_servers or []),
             include_raw=params.include_raw,
+            state_dir=self.agent_state / session_id,
         )
+        self._env[session_id] = dict(params.env or {})
         self._creating.add(session_id)
         try:
             session = Session(record, EventLog(session_id, self.journal), self.journal)
             session._settled.clear()
             session.persist()
             self.sessions[session_id] = session
+            self._enable_auto_resume(session)
             await self._start(session, driver, config)
         finally:
             self._creating.discard(session_id)
         self._changed(session_id)
         return session
 
+    def _enable_auto_resume(self, session: Session) -> None:
+        try:
+            resumable = self._driver(session.record.agent).capabilities.resume != "no"
+        except AppError:
+            resumable = False
+        if resumable:
+            sid = session.session_id
+            session.auto_resume = lambda: self.resume(sid, None)
+
     async def resume(self, session_id: str, env: dict[str, str] | None) -> Session:
         """Continue an ended session on a fresh agent process, in the same transcript."""
         session = self.get(session_id)
         if not session.ended:
             return session
+        if env is not None:
+            self._env[session_id] = dict(env)
         record = session.record
         driver = self._driver(record.agent)
         if driver.capabilities.resume == "no":
@@ -136,12 +155,14 @@ class SessionManager:
             model=record.model,
             agent_mode=record.agent_mode,
             permission_mode=record.permission_mode,
-            env=dict(env or {}),
+            env=dict(self._env.get(session_id, {})),
             mcp_servers=list(record.mcp_servers),
             include_raw=record.include_raw,
             resume_native_id=record.native_session_id,
+            state_dir=self.agent_state / session_id,
         )
         session._terminating = False
+        record.closed_by_client = False
         session.persist()
         await self._start(session, driver, config)
         self._changed(session_id)
@@ -166,7 +187,9 @@ class SessionManager:
             raise AppError(ErrorKind.AGENT_START_FAILED, message, session_id=session.session_id) from None
 
     async def terminate(self, session_id: str) -> None:
-        await self.get(session_id).terminate()
+        session = self.get(session_id)
+        session.record.closed_by_client = True
+        await session.terminate()
         self._changed(session_id)
 
     def _changed(self, session_id: str) -> None:

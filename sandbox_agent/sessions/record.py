@@ -21,3 +21,4 @@ class SessionRecord(BaseModel):
     include_raw: bool = False
     native_session_id: str | None = None
     ended: SessionEndedData | None = None
+    closed_by_client: bool = False  # ended by sessions/terminate: never resumed behind the client's back

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -62,6 +63,8 @@ class Session:
         self._terminating = False
         self._ended = asyncio.Event()
         self._settled = asyncio.Event()  # set once start() has succeeded or failed
+        # set by the manager when the agent can resume: a send after a crash or restart continues the session
+        self.auto_resume: Callable[[], Awaitable[object]] | None = None
         if record.ended is not None:
             self._ended.set()
             self._settled.set()
@@ -245,6 +248,9 @@ class Session:
         return self.adapter
 
     async def send_message(self, parts: list[InputPart]) -> TurnWaiter:
+        await self._settled.wait()
+        if self.ended and self.auto_resume is not None and not self.record.closed_by_client:
+            await self.auto_resume()
         adapter = await self._require_live()
         if self.current_turn is not None:
             raise AppError(

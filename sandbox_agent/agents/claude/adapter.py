@@ -1,0 +1,285 @@
+"""Claude Code: one long-lived `claude -p` stream-json process per session, approvals over its stdio control
+protocol, interrupt by control request, resume with `--resume <session id>`."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import mimetypes
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ...rpc.errors import AppError
+from ...rpc.framing import Line, OversizedLine
+from ...schema.agents import AgentCapabilities
+from ...schema.content import FilePart, ImagePart, InputPart, TextPart
+from ...schema.errors import ErrorKind
+from ...schema.events import AgentUnparsedData, SessionEndedData
+from ...schema.methods import PermissionReply
+from ...sessions.clock import new_id
+from ..base import AgentSession, EventSink, SessionConfig
+from ..launch_env import claude_launch
+from ..process import AgentProcess
+from .translator import ClaudeTranslator
+
+log = logging.getLogger(__name__)
+
+PERMISSION_MODES = {"default": "default", "plan": "plan", "accept_edits": "acceptEdits", "bypass": "bypassPermissions"}
+START_TIMEOUT = 60.0
+CONTROL_TIMEOUT = 15.0
+
+CAPABILITIES = AgentCapabilities(
+    text="yes",
+    streaming_deltas="yes",
+    tool_calls="yes",
+    tool_results="yes",
+    questions="yes",
+    permissions="yes",
+    images="yes",
+    file_attachments="partial",  # PDFs and text inline; other files are passed by path for Claude to Read
+    lifecycle="yes",
+    errors="yes",
+    reasoning="yes",
+    command_execution="yes",
+    file_changes="yes",
+    mcp_tools="yes",
+    interrupt="yes",
+    resume="yes",
+)
+
+
+def content_blocks(parts: list[InputPart]) -> list[dict[str, Any]]:
+    """User message parts as Claude content blocks."""
+    blocks: list[dict[str, Any]] = []
+    for part in parts:
+        if isinstance(part, TextPart):
+            blocks.append({"type": "text", "text": part.text})
+        elif isinstance(part, ImagePart):
+            data = part.data or base64.b64encode(Path(part.path or "").read_bytes()).decode()
+            blocks.append({"type": "image", "source": {"type": "base64", "media_type": part.mime, "data": data}})
+        elif isinstance(part, FilePart):
+            mime = part.mime or (mimetypes.guess_type(part.path or part.name or "")[0] or "")
+            name = part.name or part.path or "attachment"
+            if part.data is not None and mime == "application/pdf":
+                source = {"type": "base64", "media_type": mime, "data": part.data}
+                blocks.append({"type": "document", "source": source, "title": name})
+            elif part.data is not None and (mime.startswith("text/") or not mime):
+                text = base64.b64decode(part.data).decode("utf-8", "replace")
+                blocks.append({"type": "text", "text": f"<attached file {name}>\n{text}\n</attached file>"})
+            else:
+                blocks.append({"type": "text", "text": f"<attached file: {part.path or name}>"})
+    return blocks
+
+
+class ClaudeSession(AgentSession):
+    def __init__(self, config: SessionConfig, sink: EventSink, command: list[str]) -> None:
+        super().__init__(config, sink)
+        self.command = command
+        self.translator = ClaudeTranslator(new_id)
+        self.native_id = config.resume_native_id or str(uuid.uuid4())
+        self.proc: AgentProcess | None = None
+        self._controls: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._requests: dict[str, dict[str, Any]] = {}  # pending can_use_tool requests by id
+        self._watch: asyncio.Task[None] | None = None
+        self._exited: asyncio.Future[int] | None = None
+        self._closing = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def argv(self) -> list[str]:
+        c = self.config
+        argv = [
+            *self.command,
+            "-p",
+            "--input-format",
+            "stream-json",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--include-partial-messages",
+            "--permission-prompt-tool",
+            "stdio",
+            "--permission-mode",
+            PERMISSION_MODES[c.permission_mode],
+        ]
+        if c.model:
+            argv += ["--model", c.model]
+        argv += ["--resume", self.native_id] if c.resume_native_id else ["--session-id", self.native_id]
+        if c.mcp_servers:
+            argv += ["--mcp-config", str(self._write_mcp_config())]
+        return argv
+
+    def _write_mcp_config(self) -> Path:
+        servers: dict[str, Any] = {}
+        for s in self.config.mcp_servers:
+            if s.command:
+                servers[s.name] = {"type": "stdio", "command": s.command, "args": s.args, "env": s.env}
+            else:
+                servers[s.name] = {"type": "http", "url": s.url, "headers": s.headers}
+        path = self._state() / "mcp.json"
+        path.write_text(json.dumps({"mcpServers": servers}))
+        return path
+
+    def _state(self) -> Path:
+        assert self.config.state_dir is not None
+        path = self.config.state_dir / "claude"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    async def start(self) -> None:
+        launch = claude_launch(self.config.env, self._state())
+        self.proc = AgentProcess(self.argv(), launch.env, self.config.cwd, self._on_line)
+        try:
+            await self.proc.start()
+        except OSError as exc:
+            raise AppError(ErrorKind.AGENT_START_FAILED, f"could not start claude: {exc}") from None
+        self._exited = asyncio.get_running_loop().create_future()
+        self._watch = asyncio.ensure_future(self._watch_exit())
+        self.sink.set_native_session_id(self.native_id)
+        try:
+            await self._control({"subtype": "initialize", "hooks": None}, START_TIMEOUT)
+        except AppError as exc:
+            await self.proc.stop()
+            stderr = self.proc.stderr.summary()
+            detail = f": {stderr.tail or stderr.head}" if stderr else ""
+            raise AppError(ErrorKind.AGENT_START_FAILED, f"claude did not start ({exc.message}){detail}") from None
+
+    async def _control(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+        rid = f"sa_{uuid.uuid4().hex[:12]}"
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._controls[rid] = fut
+        try:
+            await self._write({"type": "control_request", "request_id": rid, "request": request})
+            assert self._exited is not None
+            done, _ = await asyncio.wait({fut, self._exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if fut in done:
+                return fut.result()
+            if self._exited in done:
+                raise AppError(ErrorKind.AGENT_ERROR, f"claude exited (code {self._exited.result()})")
+            raise AppError(ErrorKind.TIMEOUT, f"claude did not answer {request['subtype']} within {timeout:.0f} s")
+        finally:
+            self._controls.pop(rid, None)
+
+    async def _write(self, msg: dict[str, Any]) -> None:
+        if self.proc is None:
+            raise AppError(ErrorKind.AGENT_ERROR, "claude is not running")
+        try:
+            await self.proc.write_line(orjson.dumps(msg))
+        except (ConnectionError, RuntimeError) as exc:
+            raise AppError(ErrorKind.AGENT_ERROR, f"claude is not reading its input: {exc}") from None
+
+    def _on_line(self, line: Line) -> None:
+        sink = self.sink
+        if isinstance(line, OversizedLine):
+            sink.emit("agent.unparsed", AgentUnparsedData(error=f"{line.size}-byte line dropped", location="stdout"))
+            return
+        try:
+            msg = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            sink.emit("agent.unparsed", AgentUnparsedData(error=str(exc), location="stdout"))
+            return
+        if not isinstance(msg, dict):
+            sink.emit("agent.unparsed", AgentUnparsedData(error="not a JSON object", location="stdout"))
+            return
+        kind = msg.get("type")
+        if kind == "control_response":
+            response = msg.get("response") or {}
+            fut = self._controls.get(response.get("request_id", ""))
+            if fut is not None and not fut.done():
+                if response.get("subtype") == "error":
+                    fut.set_exception(AppError(ErrorKind.AGENT_ERROR, f"claude: {response.get('error')}"))
+                else:
+                    fut.set_result(response.get("response") or {})
+            return
+        if kind == "control_request":
+            request = msg.get("request") or {}
+            if request.get("subtype") == "can_use_tool":
+                self._requests[msg["request_id"]] = request
+            else:  # nothing else was registered; answer so Claude never waits on us
+                task = asyncio.ensure_future(self._respond(msg.get("request_id", ""), {}))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        elif kind == "control_cancel_request":
+            self._requests.pop(msg.get("request_id", ""), None)
+        elif kind == "system" and msg.get("subtype") == "init" and msg.get("session_id"):
+            self.native_id = msg["session_id"]
+            sink.set_native_session_id(self.native_id)
+        for e in self.translator.translate(msg):
+            sink.emit(e.type, e.data, synthetic=e.synthetic, raw=msg)
+
+    async def _respond(self, request_id: str, response: dict[str, Any]) -> None:
+        with contextlib.suppress(AppError):
+            await self._write(
+                {
+                    "type": "control_response",
+                    "response": {"subtype": "success", "request_id": request_id, "response": response},
+                }
+            )
+
+    async def _watch_exit(self) -> None:
+        assert self.proc is not None and self._exited is not None
+        code = await self.proc.wait()
+        self._exited.set_result(code)
+        for e in self.translator.items.fail_all():
+            self.sink.emit(e.type, e.data, synthetic=True)
+        clean = code == 0 and self._closing
+        self.sink.emit(
+            "session.ended",
+            SessionEndedData(
+                reason="completed" if clean else "error",
+                terminated_by="agent",
+                message=None if clean else f"claude exited with code {code}",
+                exit_code=code,
+                stderr=self.proc.stderr.summary(),
+            ),
+        )
+
+    async def send(self, turn_id: str, content: list[InputPart]) -> None:
+        self.translator.turn_id = turn_id
+        message = {"role": "user", "content": content_blocks(content)}
+        await self._write(
+            {"type": "user", "message": message, "parent_tool_use_id": None, "session_id": self.native_id}
+        )
+
+    async def interrupt(self) -> None:
+        self.translator.interrupting = True
+        await self._control({"subtype": "interrupt"}, CONTROL_TIMEOUT)
+
+    async def reply_permission(self, permission_id: str, reply: PermissionReply, message: str | None) -> None:
+        request = self._pending(permission_id)
+        if reply == "reject":
+            response: dict[str, Any] = {"behavior": "deny", "message": message or "The user rejected this action."}
+        else:
+            response = {"behavior": "allow", "updatedInput": request.get("input") or {}}
+            if reply == "always" and request.get("permission_suggestions"):
+                response["updatedPermissions"] = request["permission_suggestions"]
+        await self._respond(permission_id, response)
+
+    async def reply_question(self, question_id: str, answers: list[list[str]] | None) -> None:
+        request = self._pending(question_id)
+        args = request.get("input") or {}
+        if answers is None:
+            await self._respond(question_id, {"behavior": "deny", "message": "The user declined to answer."})
+            return
+        questions = args.get("questions") or []
+        mapping = {str(q.get("question", "")): ", ".join(a) for q, a in zip(questions, answers, strict=False)}
+        await self._respond(question_id, {"behavior": "allow", "updatedInput": {**args, "answers": mapping}})
+
+    def _pending(self, request_id: str) -> dict[str, Any]:
+        self.translator.pending.pop(request_id, None)
+        request = self._requests.pop(request_id, None)
+        if request is None:
+            raise AppError(ErrorKind.PERMISSION_NOT_FOUND, f"claude is no longer waiting on {request_id}")
+        return request
+
+    async def terminate(self) -> None:
+        self._closing = True
+        if self.proc is not None:
+            await self.proc.stop(grace=5.0)
+        if self._watch is not None:
+            await asyncio.gather(self._watch, return_exceptions=True)
