@@ -20,7 +20,7 @@ from ...rpc.framing import Line, OversizedLine
 from ...schema.agents import AgentCapabilities
 from ...schema.content import FilePart, ImagePart, InputPart, TextPart
 from ...schema.errors import ErrorKind
-from ...schema.events import AgentUnparsedData, SessionEndedData
+from ...schema.events import AgentUnparsedData, ErrorData, SessionEndedData
 from ...schema.methods import PermissionReply
 from ...sessions.clock import new_id
 from ..base import AgentSession, EventSink, SessionConfig
@@ -89,6 +89,7 @@ class ClaudeSession(AgentSession):
         self._watch: asyncio.Task[None] | None = None
         self._exited: asyncio.Future[int] | None = None
         self._closing = False
+        self._ready = False  # until initialize answered, a dying process is a failed start, not an ended session
         self._tasks: set[asyncio.Task[None]] = set()
 
     def argv(self) -> list[str]:
@@ -132,6 +133,26 @@ class ClaudeSession(AgentSession):
         return path
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except AppError as exc:
+            if not (self.config.resume_native_id and "No conversation found" in exc.message):
+                raise
+            # Claude saves its transcript just after a turn; a crash before that leaves nothing to resume.
+            lost = self.native_id
+            self.native_id = str(uuid.uuid4())
+            self.config.resume_native_id = None
+            self.sink.emit(
+                "error",
+                ErrorData(
+                    message=f"claude could not resume conversation {lost} (it was never saved); "
+                    "continuing in a new conversation without the earlier history",
+                    code="resume_failed",
+                ),
+            )
+            await self._start()
+
+    async def _start(self) -> None:
         launch = claude_launch(self.config.env, self._state())
         self.proc = AgentProcess(self.argv(), launch.env, self.config.cwd, self._on_line)
         try:
@@ -143,6 +164,7 @@ class ClaudeSession(AgentSession):
         self.sink.set_native_session_id(self.native_id)
         try:
             await self._control({"subtype": "initialize", "hooks": None}, START_TIMEOUT)
+            self._ready = True
         except AppError as exc:
             await self.proc.stop()
             stderr = self.proc.stderr.summary()
@@ -223,8 +245,11 @@ class ClaudeSession(AgentSession):
 
     async def _watch_exit(self) -> None:
         assert self.proc is not None and self._exited is not None
-        code = await self.proc.wait()
+        proc = self.proc
+        code = await proc.wait()
         self._exited.set_result(code)
+        if not self._ready:
+            return  # start() reports it
         for e in self.translator.items.fail_all():
             self.sink.emit(e.type, e.data, synthetic=True)
         clean = code == 0 and self._closing
@@ -235,7 +260,7 @@ class ClaudeSession(AgentSession):
                 terminated_by="agent",
                 message=None if clean else f"claude exited with code {code}",
                 exit_code=code,
-                stderr=self.proc.stderr.summary(),
+                stderr=proc.stderr.summary(),
             ),
         )
 
