@@ -87,7 +87,7 @@ async def test_tool_turn_writes_a_file_with_a_diff(client: SandboxAgent, tmp_pat
         assert change.content[0].path == str(target) and "+hi" in change.content[0].diff
         assert change.status == "completed"
         assert not [e for e in events if e.type == "agent.unparsed"]
-        ended = [e for e in events if e.type == "turn.ended"][0]
+        ended = next(e for e in events if e.type == "turn.ended")
         assert ended.data.usage is not None and ended.data.usage.output_tokens
 
 
@@ -122,7 +122,7 @@ async def test_permission_round_trip(client: SandboxAgent, tmp_path: Path, reply
         message = "not on a Friday" if reply == "reject_with_message" else None
         await s.reply_permission(req.data.permission_id, "once" if reply == "once" else "reject", message)
         events = await until(s, req.sequence, turn_end(turn))
-        resolved = [e for e in events if e.type == "permission.resolved"][0]
+        resolved = next(e for e in events if e.type == "permission.resolved")
         command = completed(events, "command")[0]
         if reply == "once":
             assert resolved.data.status == "accept"
@@ -161,7 +161,7 @@ async def test_question_answered_or_rejected(client: SandboxAgent, tmp_path: Pat
         else:
             await s.reject_question(q.data.question_id)
         events = await until(s, q.sequence, turn_end(turn))
-        resolved = [e for e in events if e.type == "question.resolved"][0]
+        resolved = next(e for e in events if e.type == "question.resolved")
         final = [i for i in completed(events, "message") if i.role == "assistant"][-1].content[0].text
         if answer:
             assert resolved.data.status == "answered" and resolved.data.response == [["Blue"]]

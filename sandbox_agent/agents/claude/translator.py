@@ -324,7 +324,7 @@ class ClaudeTranslator:
                 )
             out = []
             if output_delta := (text if item.kind == "command" else None):
-                d = self.items.delta(call_id, output_delta)
+                d = self.items.delta(call_id, output_delta, synthetic=True)  # Claude reports output whole
                 if d:
                     out.append(d)
             done = self.items.complete(call_id, [part], status)  # type: ignore[arg-type]
