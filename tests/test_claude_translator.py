@@ -87,9 +87,9 @@ def test_thinking_is_reasoning() -> None:
 
 
 def test_permission_and_question_requests() -> None:
-    perm = [e for e in run("exp3_allow__out.jsonl") if e.type == "permission.requested"][0]
+    perm = next(e for e in run("exp3_allow__out.jsonl") if e.type == "permission.requested")
     assert perm.data.action == "Bash" and perm.data.metadata["suggestions"]  # type: ignore[attr-defined]
-    q = [e for e in run("exp5_ask_answer__out.jsonl") if e.type == "question.requested"][0]
+    q = next(e for e in run("exp5_ask_answer__out.jsonl") if e.type == "question.requested")
     assert q.data.prompt == "Which color should the file say?"  # type: ignore[attr-defined]
     assert q.data.options == ["Red", "Blue"] and q.data.questions[0].header == "Color"  # type: ignore[attr-defined]
 
@@ -98,7 +98,7 @@ def test_cancelled_permission_resolves_as_rejected() -> None:
     out = run("exp8_interrupt_perm__out.jsonl", interrupting=True)
     resolved = [e for e in out if e.type == "permission.resolved"]
     assert resolved and resolved[0].data.status == "reject"  # type: ignore[attr-defined]
-    assert [e for e in out if e.type == "turn.ended"][0].data.stop_reason == "interrupted"  # type: ignore[attr-defined]
+    assert next(e for e in out if e.type == "turn.ended").data.stop_reason == "interrupted"  # type: ignore[attr-defined]
 
 
 def test_api_errors_and_retries() -> None:
