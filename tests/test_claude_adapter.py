@@ -235,3 +235,58 @@ async def test_crash_then_resume_keeps_the_history(client: SandboxAgent, tmp_pat
         history = str(fake.main_requests()[-1]["body"]["messages"])
         assert "remember the word alpaca" in history and "first answer" in history
         assert (await s.get()).native_session_id == native
+
+
+PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+async def test_images_and_files_become_content_blocks(client: SandboxAgent, tmp_path: Path) -> None:
+    async with FakeLLM([{"text": "seen"}]) as fake:
+        s = await open_session(client, fake, tmp_path / "w")
+        r = await s.prompt(
+            [
+                {"type": "text", "text": "what is in these?"},
+                {"type": "image", "mime": "image/png", "data": PNG_1PX},
+                {"type": "file", "data": "aGVsbG8gZmlsZQ==", "mime": "text/plain", "name": "notes.txt"},
+            ],
+            timeout=90,
+        )
+        assert r.text == "seen"
+        messages = fake.main_requests()[0]["body"]["messages"]
+        last = next(
+            m["content"]
+            for m in reversed(messages)
+            if m["role"] == "user"
+            and isinstance(m["content"], list)
+            and any(b.get("type") == "image" for b in m["content"])
+        )
+        image = next(b for b in last if b["type"] == "image")
+        assert image["source"]["data"] == PNG_1PX and image["source"]["media_type"] == "image/png"
+        assert any(b["type"] == "text" and "hello file" in b["text"] for b in last)
+
+
+async def test_resume_after_daemon_kill_9(server_factory, tmp_path: Path, claude_installed: None) -> None:  # type: ignore[no-untyped-def]
+    state = tmp_path / "state"
+    async with FakeLLM([{"text": "noted"}, {"echo": True}]) as fake:
+        srv = server_factory(state_dir=state)
+        c1 = await SandboxAgent.connect(srv.url, srv.token, reconnect=False)
+        s = await open_session(c1, fake, tmp_path / "w")
+        await s.prompt("the secret is 4242", timeout=90)
+        native = (await s.get()).native_session_id
+        await asyncio.sleep(1.0)  # let Claude save its own transcript
+        srv.kill9()
+        await c1.close()
+        for _ in range(100):  # claude dies with the daemon
+            if not claude_pids(native or "-"):
+                break
+            await asyncio.sleep(0.05)
+        srv2 = server_factory(state_dir=state)
+        c2 = await SandboxAgent.connect(srv2.url, srv2.token)
+        info = await c2.get_session(s.id)
+        assert info.status == "ended"
+        # the journal never holds keys: give them again (or run the daemon with them in its environment)
+        s2 = await c2.resume_session(s.id, env={"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": "sk-fake-test"})
+        r = await s2.prompt("and the secret?", timeout=90)
+        assert r.text == "and the secret?"
+        assert "the secret is 4242" in str(fake.main_requests()[-1]["body"]["messages"])
+        await c2.close()

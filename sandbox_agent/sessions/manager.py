@@ -185,6 +185,8 @@ class SessionManager:
             if isinstance(exc, AppError):
                 raise
             raise AppError(ErrorKind.AGENT_START_FAILED, message, session_id=session.session_id) from None
+        finally:
+            session._settled.set()  # whatever happened, calls waiting on this session may go on
 
     async def terminate(self, session_id: str) -> None:
         session = self.get(session_id)
