@@ -33,9 +33,10 @@ def default_registry(install_root: Path | None = None) -> AgentRegistry:
     from ..install.catalog import CATALOG
     from ..install.installer import Installer
     from .claude import ClaudeDriver
+    from .codex import CodexDriver
     from .mock import MockDriver
     from .npm_agent import NpmAgentDriver
 
     installer = Installer(install_root)
-    adapters: dict[str, AgentDriver] = {"claude": ClaudeDriver(installer)}
+    adapters: dict[str, AgentDriver] = {"claude": ClaudeDriver(installer), "codex": CodexDriver(installer)}
     return AgentRegistry([MockDriver(), *(adapters.get(a) or NpmAgentDriver(a, installer) for a in CATALOG)])
