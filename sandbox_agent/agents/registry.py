@@ -36,7 +36,12 @@ def default_registry(install_root: Path | None = None) -> AgentRegistry:
     from .codex import CodexDriver
     from .mock import MockDriver
     from .npm_agent import NpmAgentDriver
+    from .opencode import OpenCodeDriver
 
     installer = Installer(install_root)
-    adapters: dict[str, AgentDriver] = {"claude": ClaudeDriver(installer), "codex": CodexDriver(installer)}
+    adapters: dict[str, AgentDriver] = {
+        "claude": ClaudeDriver(installer),
+        "codex": CodexDriver(installer),
+        "opencode": OpenCodeDriver(installer),
+    }
     return AgentRegistry([MockDriver(), *(adapters.get(a) or NpmAgentDriver(a, installer) for a in CATALOG)])
