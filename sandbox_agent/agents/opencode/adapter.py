@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ...rpc.errors import AppError
 from ...schema.agents import AgentCapabilities
 from ...schema.content import FilePart, ImagePart, InputPart, TextPart
+from ...schema.events import ErrorData, PermissionData, TurnEndedData
 from ...schema.methods import PermissionReply
 from ...sessions.clock import new_id
 from ..base import AgentSession, EventSink, SessionConfig
