@@ -32,6 +32,7 @@ class AgentRegistry:
 def default_registry(install_root: Path | None = None) -> AgentRegistry:
     from ..install.catalog import CATALOG
     from ..install.installer import Installer
+    from .amp import AmpDriver
     from .claude import ClaudeDriver
     from .codex import CodexDriver
     from .mock import MockDriver
@@ -43,5 +44,6 @@ def default_registry(install_root: Path | None = None) -> AgentRegistry:
         "claude": ClaudeDriver(installer),
         "codex": CodexDriver(installer),
         "opencode": OpenCodeDriver(installer),
+        "amp": AmpDriver(installer),
     }
     return AgentRegistry([MockDriver(), *(adapters.get(a) or NpmAgentDriver(a, installer) for a in CATALOG)])
