@@ -133,6 +133,7 @@ class AmpSession(AgentSession):
         except OSError as exc:
             raise AppError(ErrorKind.AGENT_START_FAILED, f"could not start amp: {exc}") from None
         self._stopping = False
+        self.translator.interrupting = False
         self._watch = asyncio.ensure_future(self._watch_exit(self.proc))
         if self.thread_id:
             self.sink.set_native_session_id(self.thread_id)
@@ -202,6 +203,7 @@ class AmpSession(AgentSession):
         if proc is None or not proc.running:
             return
         self._stopping = True
+        self.translator.interrupting = True
         for fut in self._decisions.values():
             if not fut.done():
                 fut.set_result((False, "Cancelled: the turn was interrupted."))

@@ -57,6 +57,7 @@ class AmpTranslator:
         self.items = OpenItems(new_id)
         self.turn_id: str | None = None
         self.thread_id: str | None = None
+        self.interrupting = False  # set by the adapter before it sends SIGINT
         self._tools: dict[str, tuple[str, dict[str, Any]]] = {}
         self._n = 0
 
@@ -180,6 +181,8 @@ class AmpTranslator:
 
     def _result(self, msg: dict[str, Any]) -> list[Emission]:
         out: list[Emission] = []
+        if self.interrupting:
+            return self._end(None, "interrupted")  # "User cancelled (SIGINT/SIGTERM)": ours, not a failure
         if msg.get("is_error") or msg.get("subtype") != "success":
             out.append(
                 Emission(
