@@ -113,12 +113,13 @@ async def test_install_over_json_rpc_with_progress_and_on_demand(tmp_path: Path)
 
 async def test_sessions_create_installs_a_missing_agent(tmp_path: Path) -> None:
     async with await SandboxAgent.start(ephemeral=True, env={"XDG_DATA_HOME": str(tmp_path)}) as client:
-        results = await asyncio.gather(
-            *(client.call("sessions/create", {"agent": "amp"}) for _ in range(3)), return_exceptions=True
-        )
-        # installed once, on demand; sessions wait for the adapter (issue 7) and say so clearly
-        assert all(isinstance(r, RpcError) and r.kind == "not_supported" for r in results), results
+        assert {a.id: a for a in await client.list_agents()}["amp"].installed is False
+        sessions = await asyncio.gather(*(client.create_session("amp", cwd=str(tmp_path)) for _ in range(3)))
+        assert all(s.info is not None and s.info.status == "idle" for s in sessions)
         agents = {a.id: a for a in await client.list_agents()}
         assert agents["amp"].installed is True
-    partials = list((tmp_path / "sandbox-agent" / "agents" / "amp").glob(".*partial*"))
-    assert not partials
+        for s in sessions:
+            await s.terminate()
+    root = tmp_path / "sandbox-agent" / "agents" / "amp"
+    assert len([p for p in root.iterdir() if not p.name.startswith(".")]) == 1, "one install for three sessions"
+    assert not list(root.glob(".*partial*"))
