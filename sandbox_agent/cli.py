@@ -247,6 +247,20 @@ async def _fake_llm(replies: list[Any], port: int) -> None:
         await asyncio.Event().wait()
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from .mcp.run import serve_mcp_stdio
+
+    token = args.token or os.environ.get("SANDBOX_AGENT_TOKEN")
+    daemon = None if args.endpoint else _daemon(args)
+    try:
+        run_async(serve_mcp_stdio(daemon, args.endpoint, token))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise CliError(f"cannot reach {args.endpoint}: {exc}") from None
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -316,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--script", help="a JSON (or YAML) list of replies")
     p.add_argument("--port", type=int, default=0)
     p.set_defaults(fn=cmd_fake_llm)
+
+    p = sub.add_parser("mcp", help="serve the MCP facade on stdio (own daemon, or --endpoint a running server)")
+    _endpoint_flags(p, required=False)
+    _daemon_flags(p)
+    p.set_defaults(fn=cmd_mcp)
 
     p = sub.add_parser("demo", help="run the server with a demo session on the mock agent")
     p.add_argument("--host", default="127.0.0.1")

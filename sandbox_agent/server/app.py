@@ -103,11 +103,15 @@ def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None 
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
 
+    from ..mcp.run import LazyMcpApp
+
+    mcp_app = LazyMcpApp(daemon)
     routes: list[Any] = [
         Route("/v1/health", health, methods=["GET"]),
         Route("/v1/rpc", rpc_post, methods=["POST"]),
         WebSocketRoute("/v1/rpc", rpc_ws),
         Route("/v1/sessions/{session_id}/events/sse", events_sse, methods=["GET"]),
+        Route("/mcp", mcp_app),
         *(extra_routes or []),
     ]
 
@@ -117,6 +121,7 @@ def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None 
         try:
             yield
         finally:
+            await mcp_app.aclose()
             await daemon.stop()
 
     return TokenAuth(Starlette(routes=routes, lifespan=lifespan), token)

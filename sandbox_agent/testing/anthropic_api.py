@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,8 +46,52 @@ def blocks_for(reply: Reply, body: dict[str, Any], queue: ScriptQueue) -> list[d
     if text is not None:
         blocks.append({"type": "text", "text": text})
     for call in reply.calls():
-        blocks.append({"type": "tool_use", "id": queue.next_id("toolu_fake_"), "name": call.name, "input": call.input})
+        args = fill_templates(call.input, last_tool_result(body.get("messages", [])))
+        blocks.append({"type": "tool_use", "id": queue.next_id("toolu_fake_"), "name": call.name, "input": args})
     return blocks or [{"type": "text", "text": ""}]
+
+
+TEMPLATE = re.compile(r"\{\{result:([\w.]+)\}\}")
+
+
+def last_tool_result(messages: list[Any]) -> Any:
+    """The newest tool_result in the history, parsed as JSON when it is JSON (MCP tools return JSON text)."""
+    for message in reversed(messages or []):
+        content = message.get("content") if isinstance(message, dict) else None
+        for block in reversed(content if isinstance(content, list) else []):
+            if isinstance(block, dict) and block.get("type") == "tool_result":
+                inner = block.get("content")
+                text = (
+                    inner
+                    if isinstance(inner, str)
+                    else "".join(c.get("text", "") for c in inner or [] if isinstance(c, dict))
+                )
+                try:
+                    return orjson.loads(text)
+                except orjson.JSONDecodeError:
+                    return text
+    return None
+
+
+def fill_templates(value: Any, result: Any) -> Any:
+    """Replace `{{result:a.b.0.c}}` in scripted tool input with that path of the latest tool result, so a script
+    can pass ids it cannot know in advance (a session id, a permission id) from one call to the next."""
+    if isinstance(value, dict):
+        return {k: fill_templates(v, result) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill_templates(v, result) for v in value]
+    if not isinstance(value, str) or "{{result:" not in value:
+        return value
+
+    def lookup(match: re.Match[str]) -> str:
+        node = result
+        for key in match.group(1).split("."):
+            node = (
+                node[int(key)] if isinstance(node, list) else (node or {}).get(key) if isinstance(node, dict) else None
+            )
+        return "" if node is None else str(node)
+
+    return TEMPLATE.sub(lookup, value)
 
 
 def message(blocks: list[dict[str, Any]], model: str, msg_id: str) -> dict[str, Any]:

@@ -1,0 +1,65 @@
+"""How the MCP facade reaches a daemon: the daemon in this process, or a running server over WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import orjson
+
+from ..rpc.dispatcher import _dump
+from ..server.api import api
+from ..server.client_context import ClientContext
+from ..server.daemon import Daemon
+from ..sessions.subscription import Subscription
+
+
+class Backend(Protocol):
+    async def call(self, method: str, params: dict[str, Any]) -> Any: ...
+
+    def events(self, session_id: str, offset: int) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class InProcessBackend:
+    """Calls the API dispatcher directly, exactly as a JSON-RPC client would (same validation, same errors)."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        result = await api.call(method, params, ClientContext(self.daemon, None))
+        return orjson.loads(orjson.dumps(_dump(result)))
+
+    async def events(self, session_id: str, offset: int) -> AsyncIterator[dict[str, Any]]:
+        session = self.daemon.sessions.get(session_id)
+        queue: asyncio.Queue[list[bytes] | None] = asyncio.Queue()
+
+        async def deliver(_: str, bodies: list[bytes]) -> None:
+            await queue.put(bodies)
+
+        async def closed(*_: object) -> None:
+            await queue.put(None)
+
+        sub = Subscription(session.log, offset, deliver, closed, lambda: session.ended)
+        sub.start()
+        try:
+            while (batch := await queue.get()) is not None:
+                for body in batch:
+                    yield orjson.loads(body)
+        finally:
+            await sub.cancel()
+
+
+class RemoteBackend:
+    """Drives a running `sandbox-agent server` through the Python client."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        return await self.client.call(method, params)
+
+    async def events(self, session_id: str, offset: int) -> AsyncIterator[dict[str, Any]]:
+        async for event in self.client.events(session_id, offset):
+            yield event.model_dump(mode="json", exclude_none=True)

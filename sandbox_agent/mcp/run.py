@@ -1,0 +1,68 @@
+"""Running the facade: `sandbox-agent mcp` on stdio, and the lazily built app mounted at /mcp on the server."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from ..server.daemon import Daemon
+from .backend import Backend, InProcessBackend, RemoteBackend
+
+log = logging.getLogger(__name__)
+
+
+async def serve_mcp_stdio(daemon: Daemon | None, endpoint: str | None, token: str | None) -> None:
+    from .facade import build_server
+
+    backend: Backend
+    client = None
+    if endpoint:
+        from ..client import SandboxAgent
+
+        client = await SandboxAgent.connect(endpoint, token)
+        backend = RemoteBackend(client)
+    else:
+        assert daemon is not None
+        await daemon.start()
+        backend = InProcessBackend(daemon)
+    try:
+        await build_server(backend).run_stdio_async()
+    finally:
+        if client is not None:
+            await client.close()
+        if daemon is not None and not endpoint:
+            await daemon.stop()
+
+
+class LazyMcpApp:
+    """ASGI app for /mcp that imports and starts the MCP SDK on first use (it costs ~1 s to import)."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self._app: Any = None
+        self._stack = contextlib.AsyncExitStack()
+
+    async def _build(self) -> Any:
+        from mcp.server.transport_security import TransportSecuritySettings
+
+        from .facade import build_server
+
+        server = build_server(InProcessBackend(self.daemon))
+        # The bearer token guards this route; the Host check would refuse every request behind a sandbox proxy.
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+        app = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security)
+        await self._stack.enter_async_context(server.session_manager.run())
+        return app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            return
+        if self._app is None:
+            self._app = await self._build()
+        await self._app(scope, receive, send)
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
