@@ -261,6 +261,17 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from .deploy.bundle import BundleError, build_bundle
+
+    try:
+        out = build_bundle(Path(args.out))
+    except BundleError as exc:
+        raise CliError(str(exc)) from None
+    print(f"{out} ({out.stat().st_size / 1e6:.1f} MB): run it with `python3 {out.name} server ...` on CPython 3.11")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -335,6 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
     _endpoint_flags(p, required=False)
     _daemon_flags(p)
     p.set_defaults(fn=cmd_mcp)
+
+    p = sub.add_parser("bundle", help="build the portable single-file artifact (a shiv zipapp)")
+    p.add_argument("--out", default="dist/sandbox-agent.pyz")
+    p.set_defaults(fn=cmd_bundle)
 
     p = sub.add_parser("demo", help="run the server with a demo session on the mock agent")
     p.add_argument("--host", default="127.0.0.1")
