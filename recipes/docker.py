@@ -20,9 +20,9 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from sandbox_agent.deploy.bundle import build_bundle  # noqa: E402
-from sandbox_agent.deploy.cli_args import parse_env, recipe_parser  # noqa: E402
-from sandbox_agent.deploy.launch import (  # noqa: E402
+from sandbox_agent.deploy.bundle import build_bundle
+from sandbox_agent.deploy.cli_args import parse_env, recipe_parser
+from sandbox_agent.deploy.launch import (
     PORT,
     REMOTE_ARTIFACT,
     Launched,

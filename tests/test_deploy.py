@@ -147,3 +147,13 @@ async def test_docker_recipe_against_podman(engine: str, artifact: Path) -> None
 
     names = [c.id for c in docker.DockerClient(base_url=engine).containers.list(all=True)]
     assert container.id not in names, "the recipe's handle removes the container"
+
+
+def test_install_script_puts_it_on_path(artifact: Path, tmp_path: Path) -> None:
+    prefix = tmp_path / "prefix"
+    done = subprocess.run(["sh", str(ROOT / "scripts" / "install-sandbox-agent"), str(artifact), str(prefix)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = subprocess.run([str(prefix / "bin" / "sandbox-agent"), "--version"], capture_output=True, text=True,
+                         timeout=60, env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)})
+    assert out.stdout.startswith("sandbox-agent ")

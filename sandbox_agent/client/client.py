@@ -76,13 +76,21 @@ class SandboxAgent:
 
     @classmethod
     async def connect(
-        cls, url: str, token: str | None = None, *, reconnect: bool = True, reconnect_timeout: float = 30.0
+        cls,
+        url: str,
+        token: str | None = None,
+        *,
+        reconnect: bool = True,
+        reconnect_timeout: float = 30.0,
+        headers: dict[str, str] | None = None,
     ) -> SandboxAgent:
-        """Connect to `sandbox-agent server` (http(s):// or ws(s):// URL); reconnects when the link drops."""
+        """Connect to `sandbox-agent server` (http(s):// or ws(s):// URL); reconnects when the link drops.
+
+        `headers` go on the WebSocket handshake too (e.g. a sandbox provider's preview token)."""
         target = ws_url(url)
 
         async def opener() -> Transport:
-            return await WebSocketTransport.open(target, token)
+            return await WebSocketTransport.open(target, token, headers=headers)
 
         client = cls(opener, reconnect=reconnect, reconnect_timeout=reconnect_timeout)
         await client._open()

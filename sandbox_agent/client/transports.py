@@ -69,10 +69,12 @@ class WebSocketTransport:
         self.ws = ws
 
     @classmethod
-    async def open(cls, url: str, token: str | None, open_timeout: float = 10.0) -> WebSocketTransport:
+    async def open(
+        cls, url: str, token: str | None, open_timeout: float = 10.0, headers: dict[str, str] | None = None
+    ) -> WebSocketTransport:
         from websockets.asyncio.client import connect
 
-        headers = {"Authorization": f"Bearer {token}"} if token else None
+        headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
         ws = await connect(
             url,
             additional_headers=headers,

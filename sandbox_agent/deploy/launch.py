@@ -22,13 +22,15 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def start_command(token: str, port: int = PORT, artifact: str = REMOTE_ARTIFACT, log: str = REMOTE_LOG) -> str:
+def start_command(
+    token: str, port: int = PORT, artifact: str = REMOTE_ARTIFACT, log: str = REMOTE_LOG, host: str = "0.0.0.0"
+) -> str:
     """A shell command that starts the daemon in the background, open to the sandbox's network, with a token.
 
     The token travels in the environment of the command, never on the command line (visible in `ps`)."""
     return (
         f"SANDBOX_AGENT_TOKEN={shlex.quote(token)} SHIV_ROOT=/tmp/.shiv "
-        f"nohup python3 {shlex.quote(artifact)} server --host 0.0.0.0 --port {port} "
+        f"nohup python3 {shlex.quote(artifact)} server --host {host} --port {port} "
         f"> {shlex.quote(log)} 2>&1 &"
     )
 
@@ -66,10 +68,11 @@ class Launched:
 
 
 async def connect(
-    url: str, token: str, sandbox: Any, stop: Any, health_headers: dict[str, str] | None = None, timeout: float = 60.0
+    url: str, token: str, sandbox: Any, stop: Any, headers: dict[str, str] | None = None, timeout: float = 60.0
 ) -> Launched:
-    await wait_healthy(url, timeout, health_headers)
-    client = await SandboxAgent.connect(url, token)
+    """Wait for health, then connect; `headers` are what the provider's proxy needs (e.g. a preview token)."""
+    await wait_healthy(url, timeout, headers)
+    client = await SandboxAgent.connect(url, token, headers=headers)
     return Launched(url=url, token=token, client=client, sandbox=sandbox, stop_sandbox=stop)
 
 
