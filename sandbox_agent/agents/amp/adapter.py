@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ...rpc.errors import AppError
-from ...rpc.framing import Line, OversizedLine
+from ...rpc.framing import Line
 from ...schema.agents import AgentCapabilities
 from ...schema.content import FilePart, ImagePart, InputPart, TextPart
 from ...schema.errors import ErrorKind
-from ...schema.events import AgentUnparsedData, PermissionData, SessionEndedData
+from ...schema.events import PermissionData, SessionEndedData
 from ...schema.methods import PermissionReply
 from ...sessions.clock import new_id
 from ..base import AgentSession, EventSink, SessionConfig
 from ..launch_env import amp_launch
+from ..lines import decode_line
 from ..process import AgentProcess
 from .translator import AmpTranslator
 
@@ -139,17 +140,8 @@ class AmpSession(AgentSession):
             self.sink.set_native_session_id(self.thread_id)
 
     def _on_line(self, line: Line) -> None:
-        if isinstance(line, OversizedLine):
-            self.sink.emit(
-                "agent.unparsed", AgentUnparsedData(error=f"{line.size}-byte line dropped", location="stdout")
-            )
-            return
-        try:
-            msg = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            self.sink.emit("agent.unparsed", AgentUnparsedData(error=str(exc), location="stdout"))
-            return
-        if not isinstance(msg, dict):
+        msg = decode_line(line, self.sink)
+        if msg is None:
             return
         for e in self.translator.translate(msg):
             self.sink.emit(e.type, e.data, synthetic=e.synthetic, raw=msg)

@@ -16,15 +16,16 @@ from typing import Any
 import orjson
 
 from ...rpc.errors import AppError
-from ...rpc.framing import Line, OversizedLine
+from ...rpc.framing import Line
 from ...schema.agents import AgentCapabilities
 from ...schema.content import FilePart, ImagePart, InputPart, TextPart
 from ...schema.errors import ErrorKind
-from ...schema.events import AgentUnparsedData, ErrorData, SessionEndedData
+from ...schema.events import ErrorData, SessionEndedData
 from ...schema.methods import PermissionReply
 from ...sessions.clock import new_id
 from ..base import AgentSession, EventSink, SessionConfig
 from ..launch_env import claude_launch
+from ..lines import decode_line
 from ..process import AgentProcess
 from .translator import ClaudeTranslator
 
@@ -197,16 +198,8 @@ class ClaudeSession(AgentSession):
 
     def _on_line(self, line: Line) -> None:
         sink = self.sink
-        if isinstance(line, OversizedLine):
-            sink.emit("agent.unparsed", AgentUnparsedData(error=f"{line.size}-byte line dropped", location="stdout"))
-            return
-        try:
-            msg = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            sink.emit("agent.unparsed", AgentUnparsedData(error=str(exc), location="stdout"))
-            return
-        if not isinstance(msg, dict):
-            sink.emit("agent.unparsed", AgentUnparsedData(error="not a JSON object", location="stdout"))
+        msg = decode_line(line, sink)
+        if msg is None:
             return
         kind = msg.get("type")
         if kind == "control_response":

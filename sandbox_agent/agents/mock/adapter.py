@@ -11,15 +11,16 @@ import orjson
 
 from ... import __version__
 from ...rpc.errors import AppError
-from ...rpc.framing import Line, OversizedLine
+from ...rpc.framing import Line
 from ...schema.agents import AgentCapabilities, AgentInfo
 from ...schema.content import FilePart, ImagePart, InputPart, TextPart
 from ...schema.errors import ErrorKind
-from ...schema.events import AgentUnparsedData, SessionEndedData
+from ...schema.events import SessionEndedData
 from ...schema.methods import PermissionReply
 from ...sessions.clock import new_id
 from ..base import AgentDriver, AgentSession, EventSink, ProgressCallback, SessionConfig
 from ..env import child_env
+from ..lines import decode_line
 from ..process import AgentProcess
 from .translator import MockTranslator
 
@@ -72,13 +73,8 @@ class MockSession(AgentSession):
 
     def _on_line(self, line: Line) -> None:
         sink = self.sink
-        if isinstance(line, OversizedLine):
-            sink.emit("agent.unparsed", AgentUnparsedData(error=f"{line.size}-byte line dropped", location="stdout"))
-            return
-        try:
-            msg = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            sink.emit("agent.unparsed", AgentUnparsedData(error=str(exc), location="stdout"))
+        msg = decode_line(line, sink)
+        if msg is None:
             return
         if msg.get("t") == "ready":
             sink.set_native_session_id(str(msg.get("session")))
