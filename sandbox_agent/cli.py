@@ -276,7 +276,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     try:
-        run_async(run_demo(args.host, args.port, args.prompt, _daemon(args)))
+        run_async(run_demo(args.host, args.port, args.prompt, _daemon(args), args.agent))
     except KeyboardInterrupt:
         pass
     except OSError as exc:
@@ -355,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
     p.add_argument("--prompt", default="everything")
+    p.add_argument("--agent", default="auto", help="auto: claude/codex/amp when its API key is set, else mock")
     _daemon_flags(p)
     p.set_defaults(fn=cmd_demo)
     return parser

@@ -29,7 +29,21 @@ def describe(event: UniversalEvent) -> str:
     return ", ".join(f"{k}={v}" for k, v in data.items() if k != "metadata")
 
 
-async def run_demo(host: str, port: int, prompt: str, daemon: Daemon) -> None:
+KEYS = (("claude", "ANTHROPIC_API_KEY"), ("codex", "OPENAI_API_KEY"), ("amp", "AMP_API_KEY"))
+
+
+def pick_agent(agent: str) -> tuple[str, dict[str, str]]:
+    """`auto`: a real agent when its key is in the environment (installed on demand), else the mock."""
+    import os
+
+    if agent == "auto":
+        agent = next((a for a, key in KEYS if os.environ.get(key)), "mock")
+    prefixes = ("ANTHROPIC_", "OPENAI_", "AMP_", "CLAUDE_CODE_OAUTH_TOKEN")
+    env = {k: v for k, v in os.environ.items() if k.startswith(prefixes)} if agent != "mock" else {}
+    return agent, env
+
+
+async def run_demo(host: str, port: int, prompt: str, daemon: Daemon, agent: str = "auto") -> None:
     token = secrets.token_urlsafe(24)
     server = asyncio.ensure_future(serve_http(daemon, host, port, token))
     client = None
@@ -43,8 +57,11 @@ async def run_demo(host: str, port: int, prompt: str, daemon: Daemon) -> None:
             await asyncio.sleep(0.05)
     if client is None:
         raise OSError(f"the server on {host}:{port} did not come up")
-    session = await client.create_session("mock", session_id=f"demo-{secrets.token_hex(3)}")
-    console.print(f"[bold]demo session[/] {session.id} on the mock agent; prompt: {prompt!r}")
+    agent, env = pick_agent(agent)
+    if agent != "mock" and prompt == "everything":
+        prompt = "Say hello, then list the files in this directory."
+    console.print(f"[bold]demo session[/] on {agent} (installing it if needed); prompt: {prompt!r}")
+    session = await client.create_session(agent, session_id=f"demo-{secrets.token_hex(3)}", env=env)
     turn = await session.send(prompt)
     async with contextlib.aclosing(session.events()) as events:
         async for event in events:
