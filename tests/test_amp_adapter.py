@@ -4,20 +4,19 @@ installer) runs its agent loop locally against the fake Anthropic provider under
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from sandbox_agent.client import SandboxAgent, Session
 from sandbox_agent.install import Installer
-from sandbox_agent.schema.events import UniversalEvent
 from sandbox_agent.testing import FakeLLM
+
+from .agent_helpers import completed, ended, pids_where, until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_agent]
 
@@ -39,28 +38,6 @@ async def open_session(
     work.mkdir(exist_ok=True)
     env = {"AMP_URL": fake.url, "AMP_API_KEY": "sk-fake-test", **(extra or {})}
     return await client.create_session("amp", cwd=str(work), permission_mode=mode, env=env)
-
-
-async def until(session: Session, offset: int, pred: Any, timeout: float = 60) -> list[UniversalEvent]:
-    out: list[UniversalEvent] = []
-
-    async def collect() -> None:
-        async with contextlib.aclosing(session.events(offset)) as events:
-            async for e in events:
-                out.append(e)
-                if pred(e):
-                    return
-
-    await asyncio.wait_for(collect(), timeout)
-    return out
-
-
-def ended(turn: str) -> Any:
-    return lambda e: e.type == "turn.ended" and e.data.turn_id == turn
-
-
-def completed(events: list[UniversalEvent], kind: str) -> list[Any]:
-    return [e.data.item for e in events if e.type == "item.completed" and e.data.item.kind == kind]
 
 
 async def test_tool_turn_and_multi_turn(client: SandboxAgent, tmp_path: Path) -> None:
@@ -163,13 +140,7 @@ async def test_thread_continues_after_the_process_is_killed(client: SandboxAgent
         s = await open_session(client, fake, tmp_path / "w", mode="bypass")
         await s.prompt("remember the number 31337", timeout=90)
         thread = (await s.get()).native_session_id
-        pids = []
-        for p in os.listdir("/proc"):
-            if p.isdigit():
-                with contextlib.suppress(OSError):
-                    cmd = Path(f"/proc/{p}/cmdline").read_bytes()
-                    if b"@sourcegraph/amp" in cmd and b"--stream-json-input" in cmd:
-                        pids.append(int(p))
+        pids = pids_where(lambda argv: any(b"@sourcegraph/amp" in a for a in argv) and b"--stream-json-input" in argv)
         assert pids
         for pid in pids:
             os.kill(pid, signal.SIGKILL)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from sandbox_agent.client import SandboxAgent, Session
 from sandbox_agent.install import Installer
-from sandbox_agent.schema.events import UniversalEvent
 from sandbox_agent.testing import FakeLLM
+
+from .agent_helpers import completed, ended, pids_where, until
+
+
+def claude_pids(native_id: str) -> list[int]:
+    return pids_where(lambda argv: native_id.encode() in argv and b"stream-json" in argv)
+
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_agent]
 
@@ -37,41 +41,6 @@ async def open_session(client: SandboxAgent, fake: FakeLLM, work: Path, mode: st
     return await client.create_session("claude", cwd=str(work), permission_mode=mode, env=env)
 
 
-async def until(session: Session, offset: int, pred: Any, timeout: float = 60) -> list[UniversalEvent]:
-    out: list[UniversalEvent] = []
-
-    async def collect() -> None:
-        async with contextlib.aclosing(session.events(offset)) as events:
-            async for e in events:
-                out.append(e)
-                if pred(e):
-                    return
-
-    await asyncio.wait_for(collect(), timeout)
-    return out
-
-
-def turn_end(turn: str) -> Any:
-    return lambda e: e.type == "turn.ended" and e.data.turn_id == turn
-
-
-def completed(events: list[UniversalEvent], kind: str) -> list[Any]:
-    return [e.data.item for e in events if e.type == "item.completed" and e.data.item.kind == kind]
-
-
-def claude_pids(native_id: str) -> list[int]:
-    pids = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                cmd = Path(f"/proc/{p}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if native_id.encode() in cmd and b"stream-json" in cmd:
-                pids.append(int(p))
-    return pids
-
-
 async def test_tool_turn_writes_a_file_with_a_diff(client: SandboxAgent, tmp_path: Path) -> None:
     work = tmp_path / "work"
     target = work / "hello.txt"
@@ -82,13 +51,13 @@ async def test_tool_turn_writes_a_file_with_a_diff(client: SandboxAgent, tmp_pat
         r = await s.prompt("create hello.txt", timeout=90)
         assert r.text == "done" and r.stop_reason == "end_turn"
         assert target.read_text() == "hi\nthere\n"
-        events = await until(s, 0, turn_end(r.turn_id))
+        events = await until(s, 0, ended(r.turn_id))
         change = completed(events, "file_change")[0]
         assert change.content[0].path == str(target) and "+hi" in change.content[0].diff
         assert change.status == "completed"
         assert not [e for e in events if e.type == "agent.unparsed"]
-        ended = next(e for e in events if e.type == "turn.ended")
-        assert ended.data.usage is not None and ended.data.usage.output_tokens
+        turn_ended = next(e for e in events if e.type == "turn.ended")
+        assert turn_ended.data.usage is not None and turn_ended.data.usage.output_tokens
 
 
 async def test_streamed_text_and_two_warm_turns(client: SandboxAgent, tmp_path: Path) -> None:
@@ -97,7 +66,7 @@ async def test_streamed_text_and_two_warm_turns(client: SandboxAgent, tmp_path: 
         s = await open_session(client, fake, tmp_path / "w")
         r1 = await s.prompt("tell me", timeout=90)
         assert r1.text == long
-        events = await until(s, 0, turn_end(r1.turn_id))
+        events = await until(s, 0, ended(r1.turn_id))
         deltas = [e for e in events if e.type == "item.delta" and not e.synthetic]
         assert len(deltas) >= 3 and "".join(d.data.delta for d in deltas) == long
         pids = claude_pids(s.info.native_session_id)  # type: ignore[union-attr]
@@ -121,7 +90,7 @@ async def test_permission_round_trip(client: SandboxAgent, tmp_path: Path, reply
         assert (await s.get()).status == "awaiting_input"
         message = "not on a Friday" if reply == "reject_with_message" else None
         await s.reply_permission(req.data.permission_id, "once" if reply == "once" else "reject", message)
-        events = await until(s, req.sequence, turn_end(turn))
+        events = await until(s, req.sequence, ended(turn))
         resolved = next(e for e in events if e.type == "permission.resolved")
         command = completed(events, "command")[0]
         if reply == "once":
@@ -160,7 +129,7 @@ async def test_question_answered_or_rejected(client: SandboxAgent, tmp_path: Pat
             await s.answer_question(q.data.question_id, [["Blue"]])
         else:
             await s.reject_question(q.data.question_id)
-        events = await until(s, q.sequence, turn_end(turn))
+        events = await until(s, q.sequence, ended(turn))
         resolved = next(e for e in events if e.type == "question.resolved")
         final = [i for i in completed(events, "message") if i.role == "assistant"][-1].content[0].text
         if answer:
@@ -176,7 +145,7 @@ async def test_interrupt_while_streaming_then_continue(client: SandboxAgent, tmp
         turn = await s.send("talk slowly")
         await until(s, 0, lambda e: e.type == "item.delta")
         assert await s.interrupt() is True
-        events = await until(s, 0, turn_end(turn), timeout=30)
+        events = await until(s, 0, ended(turn), timeout=30)
         assert events[-1].data.stop_reason == "interrupted"
         r = await s.prompt("go on", timeout=90)
         assert r.text == "after"
@@ -192,7 +161,7 @@ async def test_interrupt_during_a_running_tool(client: SandboxAgent, tmp_path: P
         await asyncio.sleep(1.5)  # the tool is running now
         started = asyncio.get_running_loop().time()
         await s.interrupt()
-        events = await until(s, 0, turn_end(turn), timeout=30)
+        events = await until(s, 0, ended(turn), timeout=30)
         assert asyncio.get_running_loop().time() - started < 10, "interrupt did not wait for sleep 30"
         assert events[-1].data.stop_reason == "interrupted"
         assert completed(events, "command")[0].status == "failed"
@@ -228,8 +197,8 @@ async def test_crash_then_resume_keeps_the_history(client: SandboxAgent, tmp_pat
             await asyncio.sleep(0.05)
         for pid in claude_pids(native):
             os.kill(pid, signal.SIGKILL)
-        ended = (await until(s, 0, lambda e: e.type == "session.ended"))[-1]
-        assert ended.data.reason == "error" and ended.data.exit_code == -9
+        session_ended = (await until(s, 0, lambda e: e.type == "session.ended"))[-1]
+        assert session_ended.data.reason == "error" and session_ended.data.exit_code == -9
         r = await s.prompt("what was the word?", timeout=90)  # restarts claude with --resume
         assert r.text == "what was the word?"
         history = str(fake.main_requests()[-1]["body"]["messages"])

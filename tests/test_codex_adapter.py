@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from sandbox_agent.client import SandboxAgent, Session
 from sandbox_agent.install import Installer
-from sandbox_agent.schema.events import UniversalEvent
 from sandbox_agent.testing import FakeLLM
+
+from .agent_helpers import completed, pids_where, until
+
+
+def app_server_pids() -> list[int]:
+    return pids_where(lambda argv: len(argv) > 1 and argv[0].endswith(b"/codex") and argv[1] == b"app-server")
+
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_agent]
 
@@ -37,35 +41,6 @@ async def open_session(client: SandboxAgent, fake: FakeLLM, work: Path, mode: st
     work.mkdir(exist_ok=True)
     env = {"OPENAI_BASE_URL": fake.url + "/v1", "OPENAI_API_KEY": "sk-fake-test"}
     return await client.create_session("codex", cwd=str(work), model="fake-model", permission_mode=mode, env=env)
-
-
-async def until(session: Session, offset: int, pred: Any, timeout: float = 60) -> list[UniversalEvent]:
-    out: list[UniversalEvent] = []
-
-    async def collect() -> None:
-        async with contextlib.aclosing(session.events(offset)) as events:
-            async for e in events:
-                out.append(e)
-                if pred(e):
-                    return
-
-    await asyncio.wait_for(collect(), timeout)
-    return out
-
-
-def completed(events: list[UniversalEvent], kind: str) -> list[Any]:
-    return [e.data.item for e in events if e.type == "item.completed" and e.data.item.kind == kind]
-
-
-def app_server_pids() -> list[int]:
-    pids = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            with contextlib.suppress(OSError):
-                cmd = Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")
-                if len(cmd) > 1 and cmd[0].endswith(b"/codex") and cmd[1] == b"app-server":
-                    pids.append(int(p))
-    return pids
 
 
 async def test_command_and_patch_turns(client: SandboxAgent, tmp_path: Path) -> None:

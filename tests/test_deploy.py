@@ -151,9 +151,18 @@ async def test_docker_recipe_against_podman(engine: str, artifact: Path) -> None
 
 def test_install_script_puts_it_on_path(artifact: Path, tmp_path: Path) -> None:
     prefix = tmp_path / "prefix"
-    done = subprocess.run(["sh", str(ROOT / "scripts" / "install-sandbox-agent"), str(artifact), str(prefix)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["sh", str(ROOT / "scripts" / "install-sandbox-agent"), str(artifact), str(prefix)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
-    out = subprocess.run([str(prefix / "bin" / "sandbox-agent"), "--version"], capture_output=True, text=True,
-                         timeout=60, env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)})
+    out = subprocess.run(
+        [str(prefix / "bin" / "sandbox-agent"), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)},
+    )
     assert out.stdout.startswith("sandbox-agent ")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -16,6 +15,8 @@ from sandbox_agent.client import SandboxAgent, Session
 from sandbox_agent.install import Installer
 from sandbox_agent.schema.events import UniversalEvent
 from sandbox_agent.testing import FakeLLM
+
+from .agent_helpers import completed, ended, pids_where, until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_agent]
 
@@ -35,28 +36,6 @@ async def open_session(client: SandboxAgent, fake: FakeLLM, work: Path, mode: st
     work.mkdir(exist_ok=True)
     env = {"OPENAI_BASE_URL": fake.url + "/v1", "OPENAI_API_KEY": "sk-fake-test"}
     return await client.create_session("opencode", cwd=str(work), model="fake-model", permission_mode=mode, env=env)
-
-
-async def until(session: Session, offset: int, pred: Any, timeout: float = 60) -> list[UniversalEvent]:
-    out: list[UniversalEvent] = []
-
-    async def collect() -> None:
-        async with contextlib.aclosing(session.events(offset)) as events:
-            async for e in events:
-                out.append(e)
-                if pred(e):
-                    return
-
-    await asyncio.wait_for(collect(), timeout)
-    return out
-
-
-def ended(turn: str) -> Any:
-    return lambda e: e.type == "turn.ended" and e.data.turn_id == turn
-
-
-def completed(events: list[UniversalEvent], kind: str) -> list[Any]:
-    return [e.data.item for e in events if e.type == "item.completed" and e.data.item.kind == kind]
 
 
 def bash(command: str) -> dict[str, Any]:
@@ -187,13 +166,7 @@ async def test_server_crash_and_recovery(client: SandboxAgent, tmp_path: Path) -
         s = await open_session(client, fake, tmp_path / "w")
         assert (await s.prompt("remember mango", timeout=90)).text == "one"
         native = (await s.get()).native_session_id
-        pids = []
-        for p in os.listdir("/proc"):
-            if p.isdigit():
-                with contextlib.suppress(OSError):
-                    cmd = Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")
-                    if len(cmd) > 1 and cmd[0].endswith(b"/opencode") and cmd[1] == b"serve":
-                        pids.append(int(p))
+        pids = pids_where(lambda argv: len(argv) > 1 and argv[0].endswith(b"/opencode") and argv[1] == b"serve")
         assert pids
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
