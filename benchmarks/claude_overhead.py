@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import statistics
 import sys
@@ -20,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from websockets.asyncio.client import connect
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _daemon import DaemonUnderTest  # noqa: E402
 
 from sandbox_agent.agents.launch_env import claude_launch  # noqa: E402
 from sandbox_agent.install import Installer  # noqa: E402
@@ -75,75 +74,26 @@ async def direct(command: list[str], fake: FakeLLM, turns: int) -> list[float]:
 
 
 async def through_daemon(fake: FakeLLM, turns: int) -> tuple[list[float], list[float]]:
-    state = tempfile.mkdtemp()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sandbox_agent",
-        "server",
-        "--port",
-        "0",
-        "--no-token",
-        "--state-dir",
-        state,
-        "--log-level",
-        "warning",
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
-    assert server.stderr
-    port = 0
-    while not port:
-        line = (await server.stderr.readline()).decode()
-        if "listening on" in line:
-            port = int(line.rsplit(":", 1)[1])
-    ws = await connect(f"ws://127.0.0.1:{port}/v1/rpc", compression=None, max_size=None)
-    ids = itertools.count(1)
-    pending: dict[int, asyncio.Future[dict]] = {}
     first_event: list[asyncio.Future[float]] = []
+    sent: list[float] = []
 
-    async def reader() -> None:
-        async for raw in ws:
-            msg = json.loads(raw)
-            if "id" in msg:
-                pending.pop(msg["id"]).set_result(msg)
-            elif msg.get("method") == "sessions/event":
-                ev = msg["params"]["event"]
-                if ev["source"] == "agent" and first_event and not first_event[-1].done():
-                    first_event[-1].set_result(time.perf_counter())
+    def on_event(params: dict) -> None:
+        if params["event"]["source"] == "agent" and first_event and not first_event[-1].done():
+            first_event[-1].set_result(time.perf_counter() - sent[-1])
 
-    task = asyncio.ensure_future(reader())
-
-    async def call(method: str, params: dict) -> dict:
-        i = next(ids)
-        pending[i] = asyncio.get_running_loop().create_future()
-        await ws.send(json.dumps({"jsonrpc": "2.0", "id": i, "method": method, "params": params}))
-        reply = await pending[i]
-        if "error" in reply:
-            raise RuntimeError(reply["error"])
-        return reply["result"]
-
-    work = tempfile.mkdtemp()
-    env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": "sk-fake"}
-    sid = (await call("sessions/create", {"agent": "claude", "cwd": work, "permission_mode": "bypass", "env": env}))[
-        "session_id"
-    ]
-    await call("sessions/subscribe", {"session_id": sid})
-    times, firsts = [], []
-    for i in range(turns + 2):
-        fake.enqueue(REPLY)
+    def before() -> None:
         first_event.append(asyncio.get_running_loop().create_future())
-        t0 = time.perf_counter()
-        await call("sessions/prompt", {"session_id": sid, "message": f"question {i}"})
-        if i >= 2:
-            times.append(time.perf_counter() - t0)
-            firsts.append(await first_event[-1] - t0)
-    await call("sessions/terminate", {"session_id": sid})
-    await ws.close()
-    task.cancel()
-    server.terminate()
-    await server.wait()
-    return times, firsts
+        sent.append(time.perf_counter())
+
+    env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": "sk-fake"}
+    async with DaemonUnderTest(on_event) as daemon:
+        params = {"agent": "claude", "cwd": tempfile.mkdtemp(), "permission_mode": "bypass", "env": env}
+        sid = (await daemon.call("sessions/create", params))["session_id"]
+        await daemon.call("sessions/subscribe", {"session_id": sid})
+        times = await daemon.timed_turns(sid, fake, REPLY, turns, before=before)
+        firsts = [await f for f in first_event[2:]]
+        await daemon.call("sessions/terminate", {"session_id": sid})
+        return times, firsts
 
 
 async def main(turns: int) -> None:

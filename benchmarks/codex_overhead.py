@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from websockets.asyncio.client import connect
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _daemon import DaemonUnderTest  # noqa: E402
 
 from sandbox_agent.agents.launch_env import codex_launch  # noqa: E402
 from sandbox_agent.install import Installer  # noqa: E402
@@ -82,64 +82,17 @@ async def direct(command: list[str], fake: FakeLLM, turns: int) -> list[float]:
 
 
 async def through_daemon(fake: FakeLLM, turns: int) -> list[float]:
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sandbox_agent",
-        "server",
-        "--port",
-        "0",
-        "--no-token",
-        "--state-dir",
-        tempfile.mkdtemp(),
-        "--log-level",
-        "warning",
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
-    assert server.stderr
-    port = 0
-    while not port:
-        line = (await server.stderr.readline()).decode()
-        if "listening on" in line:
-            port = int(line.rsplit(":", 1)[1])
-    ws = await connect(f"ws://127.0.0.1:{port}/v1/rpc", compression=None, max_size=None)
-    ids = itertools.count(1)
-
-    async def call(method: str, params: dict) -> dict:
-        i = next(ids)
-        await ws.send(json.dumps({"jsonrpc": "2.0", "id": i, "method": method, "params": params}))
-        while True:
-            msg = json.loads(await ws.recv())
-            if msg.get("id") == i:
-                if "error" in msg:
-                    raise RuntimeError(msg["error"])
-                return msg["result"]
-
     env = {"OPENAI_BASE_URL": fake.url + "/v1", "OPENAI_API_KEY": "sk-fake"}
-    sid = (
-        await call(
-            "sessions/create",
-            {
-                "agent": "codex",
-                "cwd": tempfile.mkdtemp(),
-                "model": "fake-model",
-                "permission_mode": "bypass",
-                "env": env,
-            },
-        )
-    )["session_id"]
-    times = []
-    for n in range(turns + 2):
-        fake.enqueue(REPLY)
-        t0 = time.perf_counter()
-        await call("sessions/prompt", {"session_id": sid, "message": f"q{n}"})
-        if n >= 2:
-            times.append(time.perf_counter() - t0)
-    await ws.close()
-    server.terminate()
-    await server.wait()
-    return times
+    async with DaemonUnderTest() as daemon:
+        params = {
+            "agent": "codex",
+            "cwd": tempfile.mkdtemp(),
+            "model": "fake-model",
+            "permission_mode": "bypass",
+            "env": env,
+        }
+        sid = (await daemon.call("sessions/create", params))["session_id"]
+        return await daemon.timed_turns(sid, fake, REPLY, turns)
 
 
 async def main(turns: int) -> None:
