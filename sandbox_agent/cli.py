@@ -248,7 +248,12 @@ async def _fake_llm(replies: list[Any], port: int) -> None:
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    from .mcp.run import serve_mcp_stdio
+    from .mcp.run import MISSING, serve_mcp_stdio
+
+    try:
+        import mcp  # noqa: F401
+    except ImportError:
+        raise CliError(MISSING) from None
 
     token = args.token or os.environ.get("SANDBOX_AGENT_TOKEN")
     daemon = None if args.endpoint else _daemon(args)

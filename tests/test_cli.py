@@ -52,3 +52,9 @@ def test_api_errors_are_one_line(server) -> None:  # type: ignore[no-untyped-def
         assert out.returncode == 1, args
         assert needle in out.stderr, (args, out.stderr)
         assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_mcp_without_the_sdk_says_how_to_get_it() -> None:
+    code = "import sys; sys.modules['mcp'] = None; from sandbox_agent.cli import main; sys.exit(main(['mcp']))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "pip install 'sandbox-agent[mcp]'" in out.stderr and "Traceback" not in out.stderr

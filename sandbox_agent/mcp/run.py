@@ -37,6 +37,20 @@ async def serve_mcp_stdio(daemon: Daemon | None, endpoint: str | None, token: st
             await daemon.stop()
 
 
+MISSING = "the MCP facade needs the mcp SDK: pip install 'sandbox-agent[mcp]'"
+
+
+async def _missing_sdk(scope: Scope, receive: Receive, send: Send) -> None:
+    from starlette.responses import JSONResponse
+
+    body = {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32060, "message": MISSING, "data": {"kind": "not_supported"}},
+    }
+    await JSONResponse(body, status_code=501)(scope, receive, send)
+
+
 class LazyMcpApp:
     """ASGI app for /mcp that imports and starts the MCP SDK on first use (it costs ~1 s to import)."""
 
@@ -61,7 +75,11 @@ class LazyMcpApp:
         if scope["type"] == "lifespan":
             return
         if self._app is None:
-            self._app = await self._build()
+            try:
+                self._app = await self._build()
+            except ImportError:
+                await _missing_sdk(scope, receive, send)
+                return
         await self._app(scope, receive, send)
 
     async def aclose(self) -> None:
