@@ -18,12 +18,12 @@ from ...rpc.framing import Line
 from ...schema.agents import AgentCapabilities
 from ...schema.content import FilePart, ImagePart, InputPart, TextPart
 from ...schema.errors import ErrorKind
-from ...schema.events import PermissionData, SessionEndedData
+from ...schema.events import PermissionData
 from ...schema.methods import PermissionReply
 from ...sessions.clock import new_id
 from ..base import AgentSession, EventSink, SessionConfig
 from ..launch_env import amp_launch
-from ..lines import decode_line
+from ..lines import decode_line, report_exit
 from ..process import AgentProcess
 from .translator import AmpTranslator
 
@@ -159,19 +159,7 @@ class AmpSession(AgentSession):
             for e in self.translator.interrupted():
                 self.sink.emit(e.type, e.data, synthetic=True)
             return
-        for e in self.translator.items.fail_all():
-            self.sink.emit(e.type, e.data, synthetic=True)
-        clean = code == 0 and self._closing
-        self.sink.emit(
-            "session.ended",
-            SessionEndedData(
-                reason="completed" if clean else "error",
-                terminated_by="agent",
-                message=None if clean else f"amp exited with code {code}",
-                exit_code=code,
-                stderr=proc.stderr.summary(),
-            ),
-        )
+        report_exit(self.sink, self.translator.items, proc.stderr, code, code == 0 and self._closing, "amp")
 
     async def send(self, turn_id: str, content: list[InputPart]) -> None:
         if self.proc is None or not self.proc.running:

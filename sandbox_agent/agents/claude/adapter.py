@@ -20,12 +20,12 @@ from ...rpc.framing import Line
 from ...schema.agents import AgentCapabilities
 from ...schema.content import FilePart, ImagePart, InputPart, TextPart
 from ...schema.errors import ErrorKind
-from ...schema.events import ErrorData, SessionEndedData
+from ...schema.events import ErrorData
 from ...schema.methods import PermissionReply
 from ...sessions.clock import new_id
 from ..base import AgentSession, EventSink, SessionConfig
 from ..launch_env import claude_launch
-from ..lines import decode_line
+from ..lines import decode_line, report_exit
 from ..process import AgentProcess
 from .translator import ClaudeTranslator
 
@@ -243,19 +243,7 @@ class ClaudeSession(AgentSession):
         self._exited.set_result(code)
         if not self._ready:
             return  # start() reports it
-        for e in self.translator.items.fail_all():
-            self.sink.emit(e.type, e.data, synthetic=True)
-        clean = code == 0 and self._closing
-        self.sink.emit(
-            "session.ended",
-            SessionEndedData(
-                reason="completed" if clean else "error",
-                terminated_by="agent",
-                message=None if clean else f"claude exited with code {code}",
-                exit_code=code,
-                stderr=proc.stderr.summary(),
-            ),
-        )
+        report_exit(self.sink, self.translator.items, proc.stderr, code, code == 0 and self._closing, "claude")
 
     async def send(self, turn_id: str, content: list[InputPart]) -> None:
         self.translator.turn_id = turn_id

@@ -15,12 +15,11 @@ from ...rpc.framing import Line
 from ...schema.agents import AgentCapabilities, AgentInfo
 from ...schema.content import FilePart, ImagePart, InputPart, TextPart
 from ...schema.errors import ErrorKind
-from ...schema.events import SessionEndedData
 from ...schema.methods import PermissionReply
 from ...sessions.clock import new_id
 from ..base import AgentDriver, AgentSession, EventSink, ProgressCallback, SessionConfig
 from ..env import child_env
-from ..lines import decode_line
+from ..lines import decode_line, report_exit
 from ..process import AgentProcess
 from .translator import MockTranslator
 
@@ -85,22 +84,10 @@ class MockSession(AgentSession):
             sink.emit(e.type, e.data, synthetic=e.synthetic, raw=msg)
 
     async def _watch_exit(self) -> None:
-        sink = self.sink
         code = await self.proc.wait()
-        for e in self.translator.items.fail_all():
-            sink.emit(e.type, e.data, synthetic=True)
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(AppError(ErrorKind.AGENT_START_FAILED, f"the mock agent exited with {code}"))
-        sink.emit(
-            "session.ended",
-            SessionEndedData(
-                reason="completed" if code == 0 else "error",
-                terminated_by="agent",
-                message=None if code == 0 else f"the agent process exited with code {code}",
-                exit_code=code,
-                stderr=self.proc.stderr.summary(),
-            ),
-        )
+        report_exit(self.sink, self.translator.items, self.proc.stderr, code, code == 0, "the agent process")
 
     async def _write(self, msg: dict[str, Any]) -> None:
         try:
