@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..schema.events import ItemData, ItemDeltaData
+from ..schema.events import ItemData, ItemDeltaData, Question, QuestionData, QuestionOption
 from ..schema.items import ItemKind, ItemRole, ItemStatus, UniversalItem
 
 
@@ -108,3 +108,29 @@ class OpenItems:
             if done is not None:
                 out.append(Emission(done.type, done.data, synthetic=True))
         return out
+
+
+def question_request(question_id: str, raw: list[Any], multi_key: str) -> QuestionData:
+    """`question.requested` data from the shape Claude's AskUserQuestion and OpenCode's question tool share:
+    `[{question, header, options: [{label, description}], <multi_key>}]`."""
+    questions = [
+        Question(
+            prompt=str(q.get("question", "")),
+            header=q.get("header"),
+            multi_select=bool(q.get(multi_key)),
+            options=[
+                QuestionOption(label=str(o.get("label", "")), description=o.get("description"))
+                for o in q.get("options", [])
+            ],
+        )
+        for q in raw
+        if isinstance(q, dict)
+    ]
+    first = questions[0] if questions else Question(prompt="")
+    return QuestionData(
+        question_id=question_id,
+        prompt=first.prompt,
+        options=[o.label for o in first.options],
+        status="requested",
+        questions=questions,
+    )

@@ -27,14 +27,12 @@ from ...schema.events import (
     AgentUnparsedData,
     ErrorData,
     PermissionData,
-    Question,
     QuestionData,
-    QuestionOption,
     TurnEndedData,
     Usage,
 )
 from ...schema.items import ItemKind
-from ..emission import Emission, IdFactory, OpenItems
+from ..emission import Emission, IdFactory, OpenItems, question_request
 
 FILE_TOOLS = {"Write": "write", "Edit": "patch", "MultiEdit": "patch", "NotebookEdit": "patch"}
 COMMAND_TOOLS = {"Bash"}
@@ -434,26 +432,7 @@ class ClaudeTranslator:
         rid = msg["request_id"]
         tool, args = request.get("tool_name", ""), request.get("input") or {}
         if tool == "AskUserQuestion":
-            questions = [
-                Question(
-                    prompt=str(q.get("question", "")),
-                    header=q.get("header"),
-                    multi_select=bool(q.get("multiSelect")),
-                    options=[
-                        QuestionOption(label=str(o.get("label", "")), description=o.get("description"))
-                        for o in q.get("options", [])
-                    ],
-                )
-                for q in args.get("questions", [])
-            ]
-            first = questions[0] if questions else Question(prompt="")
-            data: Any = QuestionData(
-                question_id=rid,
-                prompt=first.prompt,
-                options=[o.label for o in first.options],
-                status="requested",
-                questions=questions,
-            )
+            data: Any = question_request(rid, args.get("questions") or [], "multiSelect")
             self.pending[rid] = data
             return [Emission("question.requested", data)]
         metadata = {

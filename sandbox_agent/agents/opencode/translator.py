@@ -15,14 +15,12 @@ from ...schema.events import (
     AgentUnparsedData,
     ErrorData,
     PermissionData,
-    Question,
     QuestionData,
-    QuestionOption,
     TurnEndedData,
     Usage,
 )
 from ...schema.items import ItemKind
-from ..emission import Emission, IdFactory, OpenItems
+from ..emission import Emission, IdFactory, OpenItems, question_request
 
 IGNORED = frozenset(
     {
@@ -287,26 +285,7 @@ class OpenCodeTranslator:
         return [Emission("permission.requested", data)]
 
     def _question(self, props: dict[str, Any]) -> list[Emission]:
-        questions = [
-            Question(
-                prompt=str(q.get("question", "")),
-                header=q.get("header"),
-                multi_select=bool(q.get("multiple")),
-                options=[
-                    QuestionOption(label=str(o.get("label", "")), description=o.get("description"))
-                    for o in q.get("options", [])
-                ],
-            )
-            for q in props.get("questions", [])
-        ]
-        first = questions[0] if questions else Question(prompt="")
-        data = QuestionData(
-            question_id=props["id"],
-            prompt=first.prompt,
-            options=[o.label for o in first.options],
-            status="requested",
-            questions=questions,
-        )
+        data = question_request(props["id"], props.get("questions") or [], "multiple")
         self.pending[data.question_id] = data
         return [Emission("question.requested", data)]
 
