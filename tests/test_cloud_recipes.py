@@ -24,6 +24,8 @@ import pytest
 
 from sandbox_agent.deploy.bundle import build_bundle
 
+from .bwrap import bwrap_argv
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 pytestmark = pytest.mark.anyio
@@ -59,45 +61,8 @@ class LocalRemote:
     def run(self, command: str) -> None:
         self.commands.append(command)
         local = command.replace("--host 0.0.0.0", "--host 127.0.0.1")  # servers here stay on loopback
-        env_args = [a for k, v in self.env.items() for a in ("--setenv", k, v)]
-        cmd = [
-            "bwrap",
-            "--ro-bind",
-            "/usr",
-            "/usr",
-            "--symlink",
-            "usr/bin",
-            "/bin",
-            "--symlink",
-            "usr/lib",
-            "/lib",
-            "--symlink",
-            "usr/lib64",
-            "/lib64",
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--bind",
-            str(self.tmp),
-            "/tmp",
-            "--chdir",
-            "/tmp",
-            "--unshare-all",
-            "--share-net",
-            "--die-with-parent",
-            "--clearenv",
-            "--setenv",
-            "PATH",
-            "/usr/bin:/bin",
-            "--setenv",
-            "HOME",
-            "/tmp",
-            *env_args,
-            "/bin/sh",
-            "-c",
-            local + "\nwait",
-        ]
+        # the uploads' folder is the sandbox's /tmp, as on the providers
+        cmd = bwrap_argv(self.tmp, "/tmp", self.env, ["/bin/sh", "-c", local + "\nwait"], private_tmp=False)
         self.procs.append(subprocess.Popen(cmd, start_new_session=True))
 
     def stop(self) -> None:

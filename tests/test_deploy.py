@@ -16,6 +16,8 @@ import pytest
 
 from sandbox_agent.deploy.bundle import build_bundle
 
+from .bwrap import bwrap_argv
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -51,44 +53,7 @@ def bwrap_daemon(artifact: Path, tmp_path: Path) -> Iterator[str]:
     work.mkdir()
     shutil.copy(artifact, work / "sa.pyz")
     port = 24800 + (int(time.time() * 1000) % 500)
-    cmd = [
-        "bwrap",
-        "--ro-bind",
-        "/usr",
-        "/usr",
-        "--symlink",
-        "usr/bin",
-        "/bin",
-        "--symlink",
-        "usr/lib",
-        "/lib",
-        "--symlink",
-        "usr/lib64",
-        "/lib64",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--tmpfs",
-        "/tmp",
-        "--bind",
-        str(work),
-        "/work",
-        "--chdir",
-        "/work",
-        "--unshare-all",
-        "--share-net",
-        "--die-with-parent",
-        "--clearenv",
-        "--setenv",
-        "PATH",
-        "/usr/bin:/bin",
-        "--setenv",
-        "HOME",
-        "/work",
-        "--setenv",
-        "SHIV_ROOT",
-        "/tmp/s",
+    server = [
         "/usr/bin/python3",
         "/work/sa.pyz",
         "server",
@@ -98,6 +63,7 @@ def bwrap_daemon(artifact: Path, tmp_path: Path) -> Iterator[str]:
         "--state-dir",
         "/work/state",
     ]
+    cmd = bwrap_argv(work, "/work", {"SHIV_ROOT": "/tmp/s"}, server)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield f"http://127.0.0.1:{port}"
