@@ -27,6 +27,13 @@ class ErrorKind(StrEnum):
     NOT_SUPPORTED = "not_supported"
     TIMEOUT = "timeout"
     MESSAGE_TOO_LARGE = "message_too_large"
+    PATH_OUTSIDE_ROOTS = "path_outside_roots"
+    FILE_NOT_FOUND = "file_not_found"
+    FILE_EXISTS = "file_exists"
+    FS_ERROR = "fs_error"
+    PROCESS_NOT_FOUND = "process_not_found"
+    TERMINAL_NOT_FOUND = "terminal_not_found"
+    LIMIT_EXCEEDED = "limit_exceeded"
 
 
 ERROR_CODES: dict[ErrorKind, int] = {
@@ -52,3 +59,10 @@ ERROR_CODES: dict[ErrorKind, int] = {
     ErrorKind.TIMEOUT: -32061,
     ErrorKind.MESSAGE_TOO_LARGE: -32062,
 }
+    ErrorKind.PATH_OUTSIDE_ROOTS: -32070,
+    ErrorKind.FILE_NOT_FOUND: -32071,
+    ErrorKind.FILE_EXISTS: -32072,
+    ErrorKind.FS_ERROR: -32073,
+    ErrorKind.PROCESS_NOT_FOUND: -32080,
+    ErrorKind.TERMINAL_NOT_FOUND: -32081,
+    ErrorKind.LIMIT_EXCEEDED: -32082,
