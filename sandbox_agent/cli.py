@@ -32,12 +32,10 @@ def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run(coro)
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+def _setup_logging(level: str, fmt: str = "text") -> None:
+    from .ops.logs import configure  # text or JSON lines on stderr, secrets scrubbed
+
+    configure(level, fmt)
 
 
 def _daemon(args: argparse.Namespace) -> Any:
@@ -293,6 +291,7 @@ def _daemon_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", help="where the journal lives (default $XDG_STATE_HOME/sandbox-agent)")
     p.add_argument("--ephemeral", action="store_true", help="keep sessions in memory only")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-format", default="text", choices=["text", "json"], help="json: one object per line")
 
 
 def _endpoint_flags(p: argparse.ArgumentParser, required: bool) -> None:
@@ -368,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _setup_logging(getattr(args, "log_level", "warning"))
+    _setup_logging(getattr(args, "log_level", "warning"), getattr(args, "log_format", "text"))
     try:
         return int(args.fn(args))
     except CliError as exc:

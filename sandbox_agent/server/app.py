@@ -47,6 +47,16 @@ def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None 
             }
         )
 
+    async def metrics(request: Request) -> Response:
+        from ..ops import stats
+
+        if not stats.STATS.enabled:
+            return _json(b'{"error":"metrics are off (SANDBOX_AGENT_METRICS=off)"}', 404)
+        from ..ops.metrics import render  # prometheus-client is imported on the first scrape only
+
+        body, content_type = render(daemon)
+        return Response(body, media_type=content_type)
+
     async def rpc_post(request: Request) -> Response:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > MAX_MESSAGE:
@@ -108,6 +118,7 @@ def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None 
     mcp_app = LazyMcpApp(daemon)
     routes: list[Any] = [
         Route("/v1/health", health, methods=["GET"]),
+        Route("/v1/metrics", metrics, methods=["GET"]),
         Route("/v1/rpc", rpc_post, methods=["POST"]),
         WebSocketRoute("/v1/rpc", rpc_ws),
         Route("/v1/sessions/{session_id}/events/sse", events_sse, methods=["GET"]),
