@@ -9,9 +9,7 @@ do not, so their cost stays null rather than a guess).
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from .events import Usage
 
@@ -52,7 +50,7 @@ class UsageParams(BaseModel):
 
     session_id: str | None = Field(default=None, description="only this session")
     agent: str | None = Field(default=None, description="only sessions on this agent")
-    since: datetime | None = Field(
+    since: AwareDatetime | None = Field(
         default=None, description="only turns that ended at or after this time (RFC 3339, with a timezone)"
     )
 

@@ -1,0 +1,117 @@
+"""Usage and cost per session, and across sessions for `sessions/usage`.
+
+Each session owns a `UsageLedger`: the usage of each of its turns (time, Usage), summed from `turn.ended`.
+The session adds a turn when its `turn.ended` passes `Session.emit` (once per turn, never per event). A session
+restored from the journal starts with a backfill mark: on first use the ledger reads the turn.ended events
+journaled before this daemon started (a bytes test skips every other event without parsing it).
+A ledger without a session hook (`hooked=False`) catches up from the log on every read instead.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from ..schema.events import Usage
+from ..schema.usage import SessionUsage, UsageParams, UsageResult, UsageTotals
+
+PAGE = 1000
+_TURN_ENDED = b'"type":"turn.ended"'
+_fallback: weakref.WeakKeyDictionary[Any, UsageLedger] = weakref.WeakKeyDictionary()
+
+
+def _rfc3339(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+class UsageLedger:
+    """The usage of one session's turns, in order."""
+
+    __slots__ = ("_scanned", "_upto", "hooked", "totals", "turns")
+
+    def __init__(self, backfill_upto: int = 0, hooked: bool = True) -> None:
+        self.turns: list[tuple[float, Usage]] = []
+        self.totals = UsageTotals()
+        self._scanned = 0  # events read from the log so far
+        self._upto = backfill_upto  # read the log up to here before trusting the hook
+        self.hooked = hooked
+
+    def add(self, usage: Usage | None, at: float | None = None) -> None:
+        """A turn ended (called by the session as its turn.ended is emitted)."""
+        if usage is not None:
+            self.turns.append((time.time() if at is None else at, usage))
+            self.totals.add(usage)
+
+    def _catch_up(self, log: Any) -> None:
+        upto = log.visible_seq if not self.hooked else self._upto
+        backfilled: list[tuple[float, Usage]] = []
+        while self._scanned < upto:
+            page = log.read(self._scanned, min(PAGE, upto - self._scanned))
+            if not page:
+                break
+            self._scanned += len(page)
+            for body in page:
+                if _TURN_ENDED in body:
+                    event = orjson.loads(body)
+                    raw = (event.get("data") or {}).get("usage")
+                    if isinstance(raw, dict):
+                        backfilled.append((_rfc3339(event["time"]), Usage.model_validate(raw)))
+        if backfilled:
+            # restored turns come before any the hook added since the daemon started
+            self.turns[:0] = backfilled
+            for _, u in backfilled:
+                self.totals.add(u)
+
+    def read(self, log: Any) -> UsageLedger:
+        if self._scanned < (self._upto if self.hooked else log.visible_seq):
+            self._catch_up(log)
+        return self
+
+    def since(self, log: Any, t: float) -> UsageTotals:
+        out = UsageTotals()
+        for at, u in self.read(log).turns:
+            if at >= t:
+                out.add(u)
+        return out
+
+
+def ledger_of(session: Any) -> UsageLedger:
+    """The session's own ledger, or one kept beside it for a session type that does not keep one."""
+    ledger = getattr(session, "usage", None)
+    if isinstance(ledger, UsageLedger):
+        return ledger.read(session.log)
+    ledger = _fallback.get(session)
+    if ledger is None:
+        ledger = _fallback[session] = UsageLedger(hooked=False)
+    return ledger.read(session.log)
+
+
+def session_totals(session: Any) -> UsageTotals:
+    return ledger_of(session).totals.model_copy()
+
+
+def aggregate(sessions: Iterable[Any], params: UsageParams) -> UsageResult:
+    """Totals over the matching sessions: overall, by agent, by model, and per session."""
+    since = params.since.timestamp() if params.since is not None else None
+    total = UsageTotals()
+    by_agent: dict[str, UsageTotals] = {}
+    by_model: dict[str, UsageTotals] = {}
+    rows: list[SessionUsage] = []
+    for session in sessions:
+        record = session.record
+        if params.session_id is not None and record.session_id != params.session_id:
+            continue
+        if params.agent is not None and record.agent != params.agent:
+            continue
+        ledger = ledger_of(session)
+        usage = ledger.totals.model_copy() if since is None else ledger.since(session.log, since)
+        rows.append(SessionUsage(session_id=record.session_id, agent=record.agent, model=record.model, usage=usage))
+        total.merge(usage)
+        by_agent.setdefault(record.agent, UsageTotals()).merge(usage)
+        by_model.setdefault(record.model or "default", UsageTotals()).merge(usage)
+    return UsageResult(total=total, by_agent=by_agent, by_model=by_model, sessions=rows)
