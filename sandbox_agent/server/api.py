@@ -219,3 +219,6 @@ def openrpc_document() -> dict[str, Any]:
             },
         )
     return _openrpc
+
+
+from . import api_ops  # noqa: E402,F401
