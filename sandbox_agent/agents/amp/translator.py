@@ -60,6 +60,7 @@ class AmpTranslator:
         self.interrupting = False  # set by the adapter before it sends SIGINT
         self._tools: dict[str, tuple[str, dict[str, Any]]] = {}
         self._n = 0
+        self._usage: Usage | None = None  # summed over the running turn's model calls
 
     def _native(self, prefix: str) -> str:
         self._n += 1
@@ -131,9 +132,22 @@ class AmpTranslator:
                         "agent.unparsed", AgentUnparsedData(error=f"unknown block {btype!r}", location="assistant")
                     )
                 )
+        self._add_usage(message.get("usage"))
         if message.get("stop_reason") == "end_turn":
-            out += self._end(message.get("usage"), "end_turn")
+            out += self._end(self._usage, "end_turn")
         return out
+
+    def _add_usage(self, raw: Any) -> None:
+        """Each assistant line is one model call (a tool turn has several); Anthropic counts cache apart."""
+        if not isinstance(raw, dict) or self.turn_id is None:
+            return
+        cached = int(raw.get("cache_read_input_tokens") or 0)
+        written = int(raw.get("cache_creation_input_tokens") or 0)
+        u = self._usage or Usage(input_tokens=0, output_tokens=0, cached_input_tokens=0)
+        u.input_tokens = (u.input_tokens or 0) + int(raw.get("input_tokens") or 0) + cached + written
+        u.output_tokens = (u.output_tokens or 0) + int(raw.get("output_tokens") or 0)
+        u.cached_input_tokens = (u.cached_input_tokens or 0) + cached
+        self._usage = u
 
     def _user(self, message: dict[str, Any]) -> list[Emission]:
         out: list[Emission] = []
@@ -197,20 +211,13 @@ class AmpTranslator:
             out += self._end(None, "end_turn")
         return out
 
-    def _end(self, usage: Any, stop: str) -> list[Emission]:
+    def _end(self, usage: Usage | None, stop: str) -> list[Emission]:
         out = self.items.fail_all()
         if self.turn_id is not None:
-            u = (
-                Usage(
-                    input_tokens=usage.get("input_tokens"),
-                    output_tokens=usage.get("output_tokens"),
-                    cached_input_tokens=usage.get("cache_read_input_tokens"),
-                )
-                if isinstance(usage, dict)
-                else None
-            )
-            out.append(Emission("turn.ended", TurnEndedData(turn_id=self.turn_id, stop_reason=stop, usage=u)))  # type: ignore[arg-type]
+            usage = usage or self._usage  # an interrupted or failed turn still spent what it spent
+            out.append(Emission("turn.ended", TurnEndedData(turn_id=self.turn_id, stop_reason=stop, usage=usage)))  # type: ignore[arg-type]
             self.turn_id = None
+        self._usage = None
         return out
 
     def interrupted(self) -> list[Emission]:

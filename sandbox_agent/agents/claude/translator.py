@@ -112,14 +112,17 @@ def _result_text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def _usage(raw: Any, cost: Any) -> Usage | None:
+def _usage(raw: Any, cost: float | None) -> Usage | None:
+    """Anthropic counts cache reads and writes apart from `input_tokens`; ours counts every prompt token."""
     if not isinstance(raw, dict):
         return None
+    cached = int(raw.get("cache_read_input_tokens") or 0)
+    written = int(raw.get("cache_creation_input_tokens") or 0)
     return Usage(
-        input_tokens=raw.get("input_tokens"),
+        input_tokens=int(raw.get("input_tokens") or 0) + cached + written,
         output_tokens=raw.get("output_tokens"),
-        cached_input_tokens=raw.get("cache_read_input_tokens"),
-        total_cost_usd=cost if isinstance(cost, int | float) else None,
+        cached_input_tokens=cached,
+        total_cost_usd=cost,
     )
 
 
@@ -135,6 +138,7 @@ class ClaudeTranslator:
         self._text: dict[str, list[str]] = {}
         self._tools: dict[str, str] = {}  # tool_use id -> tool name
         self.pending: dict[str, PermissionData | QuestionData] = {}
+        self._cost_so_far = 0.0  # the process's running total_cost_usd
 
     # entry point
 
@@ -409,6 +413,12 @@ class ClaudeTranslator:
         else:
             stop = {"max_tokens": "max_tokens", "refusal": "refusal"}.get(str(msg.get("stop_reason")), "end_turn")
         self.interrupting = False
+        # `total_cost_usd` adds up over the process's life (captures: 0.098, 0.294, 0.393 over three turns, and
+        # back near 0.098 after a --resume); the turn's cost is the difference.
+        cost, total = None, msg.get("total_cost_usd")
+        if isinstance(total, int | float):
+            cost = total - self._cost_so_far if total >= self._cost_so_far else float(total)
+            self._cost_so_far = float(total)
         if self.turn_id is not None:
             out.append(
                 Emission(
@@ -416,7 +426,7 @@ class ClaudeTranslator:
                     TurnEndedData(
                         turn_id=self.turn_id,
                         stop_reason=stop,  # type: ignore[arg-type]
-                        usage=_usage(msg.get("usage"), msg.get("total_cost_usd")),
+                        usage=_usage(msg.get("usage"), cost),
                     ),
                 )
             )

@@ -70,12 +70,28 @@ def _file_parts(item: dict[str, Any]) -> list[FileRefPart]:
     return parts
 
 
+def _usage_delta(total: dict[str, Any], base: dict[str, Any]) -> Usage:
+    """OpenAI's inputTokens already include the cached ones, as ours do."""
+
+    def grew(key: str) -> int:
+        return max(0, int(total.get(key) or 0) - int(base.get(key) or 0))
+
+    return Usage(
+        input_tokens=grew("inputTokens"),
+        output_tokens=grew("outputTokens"),
+        cached_input_tokens=grew("cachedInputTokens"),
+        reasoning_tokens=grew("reasoningOutputTokens"),
+    )
+
+
 class CodexTranslator:
     def __init__(self, new_id: IdFactory) -> None:
         self.items = OpenItems(new_id)
         self.turn_id: str | None = None
         self.native_turn_id: str | None = None
         self._usage: Usage | None = None
+        self._thread_total: dict[str, Any] = {}  # the latest tokenUsage.total of the thread
+        self._turn_base: dict[str, Any] | None = None  # that total when this turn's first update came
         self._errors_this_turn = 0
         self._text: dict[str, list[str]] = {}
         self.pending: dict[str, PermissionData] = {}
@@ -94,13 +110,14 @@ class CodexTranslator:
                 d = self.items.delta(item_id, params.get("delta", ""))
                 return [d] if d else []
             if method == "thread/tokenUsage/updated":
-                last = (params.get("tokenUsage") or {}).get("last") or {}
-                self._usage = Usage(
-                    input_tokens=last.get("inputTokens"),
-                    output_tokens=last.get("outputTokens"),
-                    cached_input_tokens=last.get("cachedInputTokens"),
-                    reasoning_tokens=last.get("reasoningOutputTokens"),
-                )
+                # `last` is one model call, `total` the thread so far (captures: two calls in a tool turn, and
+                # the old total replayed after thread/resume); a turn's usage is the growth of `total`.
+                total = (params.get("tokenUsage") or {}).get("total") or {}
+                if self.turn_id is not None:
+                    if self._turn_base is None:
+                        self._turn_base = self._thread_total
+                    self._usage = _usage_delta(total, self._turn_base)
+                self._thread_total = total
                 return []
             if method == "error":
                 return self._error(params)
@@ -263,6 +280,7 @@ class CodexTranslator:
             stop = STOP.get(status, "end_turn")
             out.append(Emission("turn.ended", TurnEndedData(turn_id=self.turn_id, stop_reason=stop, usage=self._usage)))  # type: ignore[arg-type]
         self.turn_id, self.native_turn_id, self._usage, self._errors_this_turn = None, None, None, 0
+        self._turn_base = None
         return out
 
     def fail_turn(self, message: str) -> list[Emission]:
@@ -270,5 +288,5 @@ class CodexTranslator:
         out = [*self.items.fail_all(), Emission("error", ErrorData(message=message, code="app_server_exited"))]
         if self.turn_id is not None:
             out.append(Emission("turn.ended", TurnEndedData(turn_id=self.turn_id, stop_reason="error")))
-        self.turn_id, self.native_turn_id = None, None
+        self.turn_id, self.native_turn_id, self._usage, self._turn_base = None, None, None, None
         return out

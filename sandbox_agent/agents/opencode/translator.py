@@ -177,10 +177,13 @@ class OpenCodeTranslator:
         if ptype == "step-finish":
             tokens = part.get("tokens") or {}
             u = self._usage
-            u.input_tokens = (u.input_tokens or 0) + int(tokens.get("input") or 0)
+            cache = tokens.get("cache") or {}
+            cached, written = int(cache.get("read") or 0), int(cache.get("write") or 0)
+            # OpenCode's `input` leaves out cache reads and writes; ours counts every prompt token
+            u.input_tokens = (u.input_tokens or 0) + int(tokens.get("input") or 0) + cached + written
             u.output_tokens = (u.output_tokens or 0) + int(tokens.get("output") or 0)
             u.reasoning_tokens = (u.reasoning_tokens or 0) + int(tokens.get("reasoning") or 0)
-            u.cached_input_tokens = (u.cached_input_tokens or 0) + int((tokens.get("cache") or {}).get("read") or 0)
+            u.cached_input_tokens = (u.cached_input_tokens or 0) + cached
             u.total_cost_usd = (u.total_cost_usd or 0.0) + float(part.get("cost") or 0)
             return []
         if ptype in ("step-start", "patch", "snapshot", "agent", "file", "compaction", "retry"):
