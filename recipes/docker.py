@@ -1,15 +1,16 @@
 """Run sandbox-agent in a Docker container (or any Docker Engine API, e.g. Podman's) and connect to it.
 
-    python recipes/docker.py --agent claude --env ANTHROPIC_API_KEY --image python:3.11-slim
+    python recipes/docker.py --agent claude --env ANTHROPIC_API_KEY --image debian:13
     launched = await launch(image=..., env={...}); await launched.client.create_session("mock")
 
-The image needs python3 (3.11); the daemon arrives as the single-file artifact, so no pip or network is needed
-inside. Agents install on first use (npm inside the container) unless the image has them (docs/deploy.md).
+The recipe probes the container (`python3 --version`, `ldd --version`) and uploads the artifact that fits: the
+zipapp where python3 is 3.11-3.13, else the standalone executable (glibc >= 2.35), else it says why none fits.
+No pip or network is needed inside. Agents install on first use (npm inside the container) unless the image
+has them (docs/deploy.md).
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import sys
 import tarfile
@@ -20,15 +21,16 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from sandbox_agent.deploy.bundle import build_bundle
-from sandbox_agent.deploy.cli_args import parse_env, recipe_parser
+from sandbox_agent.deploy.cli_args import artifacts_from, parse_env, recipe_parser, run_recipe
+from sandbox_agent.deploy.fit import PROBE_COMMAND, Prefer
 from sandbox_agent.deploy.launch import (
     PORT,
-    REMOTE_ARTIFACT,
+    Artifacts,
     Launched,
     connect,
     demo,
     new_token,
+    pick,
     require,
     start_command,
 )
@@ -37,19 +39,24 @@ from sandbox_agent.deploy.launch import (
 def _tar_of(path: Path, name: str) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        tar.add(path, arcname=name)
+        info = tar.gettarinfo(str(path), arcname=name)
+        info.mode = 0o755
+        with path.open("rb") as f:
+            tar.addfile(info, f)
     return buf.getvalue()
 
 
 async def launch(
-    image: str = "python:3.11-slim",
+    image: str = "debian:12",
     env: dict[str, str] | None = None,
-    artifact: Path | None = None,
+    artifacts: Artifacts | None = None,
     docker_url: str | None = None,
+    kind: Prefer = "auto",
+    volumes: dict[str, dict[str, str]] | None = None,
 ) -> Launched:
+    """`volumes` (Docker SDK form) can lend the container agents installed elsewhere, for warm starts."""
     docker = require("docker", "docker")
     engine = docker.DockerClient(base_url=docker_url) if docker_url else docker.from_env()
-    artifact = artifact or build_bundle(Path("dist/sandbox-agent.pyz"))
     token = new_token()
     container = engine.containers.run(
         image,
@@ -57,13 +64,18 @@ async def launch(
         detach=True,
         environment=env or {},
         ports={f"{PORT}/tcp": ("127.0.0.1", None)},  # published on loopback only
+        volumes=volumes or {},
     )
     try:
-        container.put_archive(str(Path(REMOTE_ARTIFACT).parent), _tar_of(artifact, Path(REMOTE_ARTIFACT).name))
-        container.exec_run(["/bin/sh", "-c", start_command(token)], detach=True)
+        _, out = container.exec_run(["/bin/sh", "-c", PROBE_COMMAND])
+        upload = pick(out.decode("utf-8", "replace"), artifacts, kind)
+        remote = Path(upload.remote)
+        container.put_archive(str(remote.parent), _tar_of(upload.local, remote.name))
+        container.exec_run(["/bin/sh", "-c", start_command(token, upload.fit.kind)], detach=True)
         container.reload()
         host_port = container.ports[f"{PORT}/tcp"][0]["HostPort"]
-        return await connect(f"http://127.0.0.1:{host_port}", token, container, lambda: container.remove(force=True))
+        url = f"http://127.0.0.1:{host_port}"
+        return await connect(url, token, container, lambda: container.remove(force=True), upload=upload)
     except BaseException:
         container.remove(force=True)
         raise
@@ -71,13 +83,12 @@ async def launch(
 
 async def main() -> None:
     parser = recipe_parser(__doc__ or "")
-    parser.add_argument("--image", default="python:3.11-slim")
+    parser.add_argument("--image", default="debian:12")
     parser.add_argument("--docker-url", help="e.g. unix:///run/podman/podman.sock (default: DOCKER_HOST)")
     args = parser.parse_args()
-    artifact = Path(args.artifact) if args.artifact else None
-    launched = await launch(args.image, parse_env(args.env), artifact, args.docker_url)
+    launched = await launch(args.image, parse_env(args.env), artifacts_from(args), args.docker_url, args.kind)
     await demo(launched, args.agent, args.prompt, args.keep)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_recipe(main)

@@ -38,14 +38,37 @@ def _setup_logging(level: str, fmt: str = "text") -> None:
     configure(level, fmt)
 
 
+def _state_dir(args: argparse.Namespace) -> Path:
+    from .statedir import default_state_dir
+
+    return Path(args.state_dir).absolute() if getattr(args, "state_dir", None) else default_state_dir()
+
+
 def _daemon(args: argparse.Namespace) -> Any:
     from .server.daemon import Daemon
 
-    return Daemon(state_dir=Path(args.state_dir) if args.state_dir else None, ephemeral=args.ephemeral)
+    return Daemon(
+        state_dir=_state_dir(args),
+        ephemeral=args.ephemeral,
+        hitl_timeout_s=getattr(args, "hitl_timeout", None),
+    )
+
+
+def _owned_error(exc: Exception) -> CliError:
+    return CliError(str(exc))
+
+
+def _spawn_args(args: argparse.Namespace) -> list[str]:
+    """Flags an attaching client passes on when it has to start the shared daemon itself."""
+    out = ["--log-level", args.log_level, "--idle-exit", str(args.idle_exit)]
+    if getattr(args, "hitl_timeout", None):
+        out += ["--hitl-timeout", str(args.hitl_timeout)]
+    return out
 
 
 def cmd_server(args: argparse.Namespace) -> int:
     from .server.run import InsecureBind, check_bind, is_loopback, serve_http
+    from .statedir import StateDirOwned
 
     token = args.token or os.environ.get("SANDBOX_AGENT_TOKEN") or None
     try:
@@ -56,6 +79,8 @@ def cmd_server(args: argparse.Namespace) -> int:
         logging.getLogger("sandbox_agent").warning("no token: anything on this machine can drive the daemon")
     try:
         run_async(serve_http(_daemon(args), args.host, args.port, token, args.log_level.lower()))
+    except StateDirOwned as exc:
+        raise _owned_error(exc) from None
     except OSError as exc:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     except KeyboardInterrupt:
@@ -64,13 +89,101 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 
 def cmd_stdio(args: argparse.Namespace) -> int:
-    from .server.stdio import serve_stdio
+    from .server.stdio import relay_stdio, serve_stdio
+    from .statedir import StateDirOwned
 
     try:
-        run_async(serve_stdio(_daemon(args)))
+        if args.embedded or args.ephemeral:
+            run_async(serve_stdio(_daemon(args)))
+        else:
+            return int(run_async(relay_stdio(_state_dir(args), _spawn_args(args))))
+    except StateDirOwned as exc:
+        raise _owned_error(exc) from None
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _http_run_args(args: argparse.Namespace) -> list[str]:
+    out: list[str] = []
+    if args.port is not None:
+        out += ["--host", args.host, "--port", str(args.port)]
+        if args.token:
+            out += ["--token", args.token]
+        if args.no_token:
+            out.append("--no-token")
+    return out
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from .server.background import query_status, start_background, stop_background
+    from .statedir import AttachFailed, is_owned
+
+    state_dir = _state_dir(args)
+    if args.action == "run":
+        return _daemon_run(args, state_dir)
+    if args.action == "start":
+        run_args = ["--log-level", args.log_level, *_http_run_args(args)]
+        if args.idle_exit:
+            run_args += ["--idle-exit", str(args.idle_exit)]
+        if args.hitl_timeout:
+            run_args += ["--hitl-timeout", str(args.hitl_timeout)]
+        if args.log_max_bytes:
+            run_args += ["--log-max-bytes", str(args.log_max_bytes)]
+        try:
+            info = start_background(state_dir, run_args)
+        except AttachFailed as exc:
+            raise CliError(str(exc)) from None
+        what = "already running" if info.pop("already_running") else "started"
+        where = " ".join(str(info[k]) for k in ("socket", "http") if info.get(k))
+        print(f"sandbox-agent daemon {what}: pid {info.get('pid')} {where}")
+        return 0
+    if args.action == "stop":
+        print(stop_background(state_dir, args.timeout))
+        return 0
+    # status
+    if not is_owned(state_dir):
+        if args.json:
+            print(json.dumps({"running": False, "state_dir": str(state_dir)}))
+        else:
+            print(f"no daemon is running in {state_dir}")
+        return 3
+    try:
+        status = run_async(query_status(state_dir))
+    except (AttachFailed, OSError, TimeoutError) as exc:
+        raise CliError(f"the daemon in {state_dir} does not answer: {exc}") from None
+    if args.json:
+        print(json.dumps({"running": True, **status}))
+        return 0
+    counts = status["sessions"]
+    rest = ", ".join(f"{v} {k}" for k, v in counts.items() if k != "total")
+    print(f"sandbox-agent daemon {status['version']}: running, pid {status['pid']}, up {status['uptime_s']:.0f}s")
+    print(f"  state dir  {status['state_dir']}")
+    print(f"  socket     {status['socket']}")
+    if status.get("http"):
+        print(f"  http       {status['http']}")
+    print(f"  sessions   {counts['total']}" + (f" ({rest})" if rest else ""))
+    return 0
+
+
+def _daemon_run(args: argparse.Namespace, state_dir: Path) -> int:
+    from .server.background import log_to_file, run_daemon
+    from .server.run import InsecureBind, check_bind
+
+    token = args.token or os.environ.get("SANDBOX_AGENT_TOKEN") or None
+    http = None
+    if args.port is not None:
+        try:
+            check_bind(args.host, token, args.no_token)
+        except InsecureBind as exc:
+            raise CliError(str(exc)) from None
+        http = (args.host, args.port, token)
+    if not args.foreground_log:
+        log_to_file(state_dir, args.log_level, args.log_max_bytes or 5 * 1024 * 1024)
+    try:
+        return int(run_async(run_daemon(_daemon(args), args.idle_exit, http)))
+    except KeyboardInterrupt:
+        return 0
 
 
 def _parse_params(raw: Sequence[str]) -> dict[str, Any]:
@@ -253,10 +366,16 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     except ImportError:
         raise CliError(MISSING) from None
 
+    from .statedir import AttachFailed, StateDirOwned
+
     token = args.token or os.environ.get("SANDBOX_AGENT_TOKEN")
-    daemon = None if args.endpoint else _daemon(args)
+    private = args.embedded or args.ephemeral
+    daemon = _daemon(args) if private and not args.endpoint else None
+    attach_to = None if (args.endpoint or private) else (_state_dir(args), _spawn_args(args))
     try:
-        run_async(serve_mcp_stdio(daemon, args.endpoint, token))
+        run_async(serve_mcp_stdio(daemon, args.endpoint, token, attach_to))
+    except (StateDirOwned, AttachFailed) as exc:
+        raise CliError(str(exc)) from None
     except KeyboardInterrupt:
         pass
     except OSError as exc:
@@ -265,13 +384,14 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    from .deploy.bundle import BundleError, build_bundle
+    from .deploy.bundle import BundleError, build_kinds
 
     try:
-        out = build_bundle(Path(args.out))
+        built = build_kinds(args.kind, Path(args.out))
     except BundleError as exc:
         raise CliError(str(exc)) from None
-    print(f"{out} ({out.stat().st_size / 1e6:.1f} MB): run it with `python3 {out.name} server ...` on CPython 3.11")
+    for out, how in built:
+        print(f"{out} ({out.stat().st_size / 1e6:.1f} MB): {how}")
     return 0
 
 
@@ -287,11 +407,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _daemon_flags(p: argparse.ArgumentParser) -> None:
+def _daemon_flags(p: argparse.ArgumentParser, attach: bool = False) -> None:
     p.add_argument("--state-dir", help="where the journal lives (default $XDG_STATE_HOME/sandbox-agent)")
-    p.add_argument("--ephemeral", action="store_true", help="keep sessions in memory only")
+    p.add_argument("--ephemeral", action="store_true", help="a private daemon that keeps sessions in memory only")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--log-format", default="text", choices=["text", "json"], help="json: one object per line")
+    p.add_argument(
+        "--hitl-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="reject permissions and questions nobody answers within S seconds (default: wait forever)",
+    )
+    if attach:
+        p.add_argument(
+            "--embedded",
+            action="store_true",
+            help="a private daemon inside this process instead of attaching to the state dir's shared one "
+            "(refused when another daemon owns the state dir)",
+        )
+        p.add_argument(
+            "--idle-exit",
+            type=float,
+            default=float(os.environ.get("SANDBOX_AGENT_IDLE_EXIT") or 300),
+            metavar="S",
+            help="a shared daemon started for this client exits after S idle seconds (default %(default)s)",
+        )
 
 
 def _endpoint_flags(p: argparse.ArgumentParser, required: bool) -> None:
@@ -313,9 +454,26 @@ def build_parser() -> argparse.ArgumentParser:
     _daemon_flags(p)
     p.set_defaults(fn=cmd_server)
 
-    p = sub.add_parser("stdio", help="serve JSON-RPC as NDJSON on stdin/stdout")
-    _daemon_flags(p)
+    p = sub.add_parser(
+        "stdio",
+        help="JSON-RPC as NDJSON on stdin/stdout, relayed to the state dir's shared daemon (started if needed)",
+    )
+    _daemon_flags(p, attach=True)
     p.set_defaults(fn=cmd_stdio)
+
+    p = sub.add_parser("daemon", help="the state dir's shared background daemon: start, stop, status, run")
+    p.add_argument("action", choices=["start", "stop", "status", "run"], help="run = in the foreground")
+    _daemon_flags(p)
+    p.add_argument("--host", default="127.0.0.1", help="with --port: also serve HTTP/WebSocket here")
+    p.add_argument("--port", type=int, default=None, help="also serve HTTP/WebSocket (0 picks a free port)")
+    p.add_argument("--token", help="require this bearer token on HTTP (or SANDBOX_AGENT_TOKEN)")
+    p.add_argument("--no-token", action="store_true", help="serve HTTP without a token, on purpose")
+    p.add_argument("--idle-exit", type=float, default=None, metavar="S", help="exit after S idle seconds")
+    p.add_argument("--log-max-bytes", type=int, default=None, help="rotate daemon.log at this size (5 MiB)")
+    p.add_argument("--foreground-log", action="store_true", help="run: log to stderr instead of daemon.log")
+    p.add_argument("--timeout", type=float, default=20.0, help="stop: seconds before SIGKILL")
+    p.add_argument("--json", action="store_true", help="status: as JSON")
+    p.set_defaults(fn=cmd_daemon)
 
     p = sub.add_parser("agents", help="list agents with install state and coverage")
     _endpoint_flags(p, required=False)
@@ -346,13 +504,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0)
     p.set_defaults(fn=cmd_fake_llm)
 
-    p = sub.add_parser("mcp", help="serve the MCP facade on stdio (own daemon, or --endpoint a running server)")
+    p = sub.add_parser("mcp", help="serve the MCP facade on stdio (the state dir's daemon, or --endpoint a server)")
     _endpoint_flags(p, required=False)
-    _daemon_flags(p)
+    _daemon_flags(p, attach=True)
     p.set_defaults(fn=cmd_mcp)
 
-    p = sub.add_parser("bundle", help="build the portable single-file artifact (a shiv zipapp)")
-    p.add_argument("--out", default="dist/sandbox-agent.pyz")
+    p = sub.add_parser("bundle", help="build the portable artifacts (a zipapp for python3 3.11-3.13, a standalone)")
+    p.add_argument("--kind", choices=["auto", "zipapp", "standalone"], default="auto", help="auto: both")
+    p.add_argument("--out", default="dist", help="the folder to write them to")
     p.set_defaults(fn=cmd_bundle)
 
     p = sub.add_parser("demo", help="run the server with a demo session on the mock agent")

@@ -6,14 +6,17 @@ import asyncio
 import secrets
 import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from ..client import SandboxAgent
+from .bundle import KINDS, Kind, cached_bundle
+from .fit import Fit, Prefer, choose, parse_probe
 
-REMOTE_ARTIFACT = "/tmp/sandbox-agent.pyz"
+REMOTE_PATHS: dict[Kind, str] = {"zipapp": "/tmp/sandbox-agent.pex", "standalone": "/tmp/sandbox-agent"}
 REMOTE_LOG = "/tmp/sandbox-agent.log"
 PORT = 2468
 
@@ -22,15 +25,53 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+@dataclass
+class Artifacts:
+    """Built artifacts to choose from; a kind left out is built (once, cached) when a sandbox needs it."""
+
+    zipapp: Path | None = None
+    standalone: Path | None = None
+    build_missing: bool = True
+
+    def available(self) -> tuple[Kind, ...]:
+        return KINDS if self.build_missing else tuple(k for k in KINDS if getattr(self, k) is not None)
+
+    def path(self, kind: Kind) -> Path:
+        return getattr(self, kind) or cached_bundle(kind)
+
+
+@dataclass
+class Upload:
+    """What goes into the sandbox: the artifact that fits it, where it goes, and why it was chosen."""
+
+    fit: Fit
+    local: Path
+    remote: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.remote = REMOTE_PATHS[self.fit.kind]
+
+
+def pick(probe_output: str, artifacts: Artifacts | None = None, prefer: Prefer = "auto") -> Upload:
+    """The artifact for a sandbox from its answer to `fit.PROBE_COMMAND`; raises NoArtifactFits saying why not."""
+    artifacts = artifacts or Artifacts()
+    fit = choose(parse_probe(probe_output), prefer, artifacts.available())
+    return Upload(fit, artifacts.path(fit.kind))
+
+
 def start_command(
-    token: str, port: int = PORT, artifact: str = REMOTE_ARTIFACT, log: str = REMOTE_LOG, host: str = "0.0.0.0"
+    token: str, kind: Kind = "zipapp", port: int = PORT, log: str = REMOTE_LOG, host: str = "0.0.0.0"
 ) -> str:
     """A shell command that starts the daemon in the background, open to the sandbox's network, with a token.
 
     The token travels in the environment of the command, never on the command line (visible in `ps`)."""
+    path = shlex.quote(REMOTE_PATHS[kind])
+    if kind == "zipapp":
+        run = f"PEX_ROOT=/tmp/.pex nohup python3 {path}"
+    else:  # uploads through file APIs may drop the executable bit
+        run = f"chmod 755 {path} && nohup {path}"
     return (
-        f"SANDBOX_AGENT_TOKEN={shlex.quote(token)} SHIV_ROOT=/tmp/.shiv "
-        f"nohup python3 {shlex.quote(artifact)} server --host {host} --port {port} "
+        f"SANDBOX_AGENT_TOKEN={shlex.quote(token)} {run} server --host {host} --port {port} "
         f"> {shlex.quote(log)} 2>&1 &"
     )
 
@@ -59,6 +100,7 @@ class Launched:
     client: SandboxAgent
     sandbox: Any
     stop_sandbox: Any
+    upload: Upload | None = None
 
     async def close(self) -> None:
         await self.client.close()
@@ -68,12 +110,18 @@ class Launched:
 
 
 async def connect(
-    url: str, token: str, sandbox: Any, stop: Any, headers: dict[str, str] | None = None, timeout: float = 60.0
+    url: str,
+    token: str,
+    sandbox: Any,
+    stop: Any,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    upload: Upload | None = None,
 ) -> Launched:
     """Wait for health, then connect; `headers` are what the provider's proxy needs (e.g. a preview token)."""
     await wait_healthy(url, timeout, headers)
     client = await SandboxAgent.connect(url, token, headers=headers)
-    return Launched(url=url, token=token, client=client, sandbox=sandbox, stop_sandbox=stop)
+    return Launched(url=url, token=token, client=client, sandbox=sandbox, stop_sandbox=stop, upload=upload)
 
 
 def require(module: str, extra: str) -> Any:
@@ -83,11 +131,13 @@ def require(module: str, extra: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise SystemExit(f"this recipe needs the {module!r} SDK: pip install 'sandbox-agent[{extra}]'") from None
+        raise SystemExit(f"this recipe needs the {module!r} SDK: pip install 'sandbox-agent-py[{extra}]'") from None
 
 
 async def demo(launched: Launched, agent: str, prompt: str, keep: bool) -> None:
     """What every recipe's command line does once the daemon is up: one session, then stop (or keep) it."""
+    if launched.upload is not None:
+        print(f"uploaded the {launched.upload.fit.reason}")
     try:
         session = await launched.client.create_session(agent)
         result = await session.prompt(prompt, timeout=300)
