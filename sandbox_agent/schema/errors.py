@@ -34,6 +34,8 @@ class ErrorKind(StrEnum):
     PROCESS_NOT_FOUND = "process_not_found"
     TERMINAL_NOT_FOUND = "terminal_not_found"
     LIMIT_EXCEEDED = "limit_exceeded"
+    SPAWN_FAILED = "spawn_failed"
+    PROCESS_EXITED = "process_exited"
 
 
 ERROR_CODES: dict[ErrorKind, int] = {
@@ -66,3 +68,5 @@ ERROR_CODES: dict[ErrorKind, int] = {
     ErrorKind.PROCESS_NOT_FOUND: -32080,
     ErrorKind.TERMINAL_NOT_FOUND: -32081,
     ErrorKind.LIMIT_EXCEEDED: -32082,
+    ErrorKind.SPAWN_FAILED: -32083,
+    ErrorKind.PROCESS_EXITED: -32084,
