@@ -20,6 +20,10 @@ from sandbox_agent.client import SandboxAgent
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# Shared daemons that tests start by attaching (stdio, mcp, SandboxAgent.start()) exit soon after their last
+# client instead of lingering for the default five minutes.
+os.environ.setdefault("SANDBOX_AGENT_IDLE_EXIT", "5")
+
 
 @pytest.fixture
 def anyio_backend() -> str:

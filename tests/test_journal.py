@@ -92,10 +92,10 @@ async def test_ephemeral_keeps_nothing(tmp_path) -> None:
 
 async def test_restart_after_clean_shutdown(tmp_path) -> None:
     state = str(tmp_path / "st")
-    async with await SandboxAgent.start(state_dir=state) as c:
+    async with await SandboxAgent.start(state_dir=state, embedded=True) as c:
         s = await c.create_session("mock", session_id="a")
         await s.prompt("remember me")
-    async with await SandboxAgent.start(state_dir=state) as c:
+    async with await SandboxAgent.start(state_dir=state, embedded=True) as c:
         info = await c.get_session("a")
         assert info.status == "ended" and info.ended is not None and info.ended.reason == "terminated"
         events, _, _ = await c.read_events("a", 0, 100)

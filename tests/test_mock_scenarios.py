@@ -142,9 +142,12 @@ async def test_permission_round_trip(stdio_client: SandboxAgent, reply: str) -> 
     else:
         assert final.startswith(f"Permission granted ({reply})")
         assert items(events, "file_change")[0].content[0].path == "secrets.txt"
-    # a reply to something no longer pending is a clear error
+    # a second answer to a resolved request is told so; an unknown id is not found
     with pytest.raises(RpcError) as exc:
         await s.reply_permission(req.data.permission_id, "once")  # type: ignore[union-attr]
+    assert exc.value.kind == "already_resolved"
+    with pytest.raises(RpcError) as exc:
+        await s.reply_permission("perm_nope", "once")
     assert exc.value.kind == "permission_not_found"
     if reply == "always":  # the agent remembers: no second request
         r2 = await s.prompt("permission again.txt")

@@ -1,12 +1,14 @@
-"""The Python SDK: `await SandboxAgent.start()` (embedded daemon) or `await SandboxAgent.connect(url)` (remote)."""
+"""The Python SDK: `await SandboxAgent.start()` (the state dir's shared daemon) or `.connect(url)` (remote)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..rpc.connection import Connection, ConnectionClosed
@@ -20,7 +22,7 @@ from ..schema.methods import (
     SendMessageResult,
     SessionInfo,
 )
-from .transports import StdioTransport, Transport, WebSocketTransport, ws_url
+from .transports import StdioTransport, Transport, UnixTransport, WebSocketTransport, ws_url
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +60,46 @@ class SandboxAgent:
 
     @classmethod
     async def start(
-        cls, *, state_dir: str | None = None, ephemeral: bool = False, env: dict[str, str] | None = None
+        cls,
+        *,
+        state_dir: str | os.PathLike[str] | None = None,
+        ephemeral: bool = False,
+        embedded: bool = False,
+        env: dict[str, str] | None = None,
+        idle_exit: float | None = None,
+        hitl_timeout_s: float | None = None,
     ) -> SandboxAgent:
-        """Spawn `sandbox-agent stdio` as a child and talk to it over its stdin/stdout."""
+        """Attach to the state dir's shared daemon (starting one when none runs); sessions outlive this client.
+
+        `embedded=True` spawns a private `sandbox-agent stdio --embedded` child bound to this client instead
+        (refused when another daemon owns the state dir); `ephemeral=True` a private in-memory one. `env` is
+        the environment of a daemon this call starts.
+        """
         args = ["--log-level", "warning"]
-        if state_dir:
-            args += ["--state-dir", state_dir]
-        if ephemeral:
-            args.append("--ephemeral")
+        if hitl_timeout_s:
+            args += ["--hitl-timeout", str(hitl_timeout_s)]
+        if ephemeral or embedded:
+            if state_dir:
+                args += ["--state-dir", str(state_dir)]
+            args.append("--ephemeral" if ephemeral else "--embedded")
 
-        async def opener() -> Transport:
-            return await StdioTransport.spawn(args, env)
+            async def spawn() -> Transport:
+                return await StdioTransport.spawn(args, env)
 
-        client = cls(opener, reconnect=False)
+            client = cls(spawn, reconnect=False)
+            await client._open()
+            return client
+        from ..statedir import DEFAULT_IDLE_EXIT, default_state_dir
+
+        where = Path(state_dir).absolute() if state_dir else default_state_dir({**os.environ, **(env or {})})
+        idle = idle_exit if idle_exit is not None else float(os.environ.get("SANDBOX_AGENT_IDLE_EXIT") or 0)
+        args += ["--idle-exit", str(idle or DEFAULT_IDLE_EXIT)]
+
+        async def attach() -> Transport:
+            return await UnixTransport.attach(where, args, env)
+
+        # A daemon that died is restarted by the next attach; subscriptions resume from their last sequence.
+        client = cls(attach, reconnect=True)
         await client._open()
         return client
 

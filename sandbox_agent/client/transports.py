@@ -1,4 +1,4 @@
-"""How the client reaches a daemon: a child `sandbox-agent stdio`, or a WebSocket to `sandbox-agent server`."""
+"""How the client reaches a daemon: the state dir's unix socket, a child `stdio`, or a WebSocket to a server."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from ..rpc.framing import OversizedLine, read_lines
 from ..schema.wire import SUBPROTOCOL
+
+MAX_LINE = 16 * 1024 * 1024
 
 
 class Transport(Protocol):
@@ -62,6 +65,38 @@ class StdioTransport:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
             await self.proc.wait()
+
+
+class UnixTransport:
+    """NDJSON over the state dir's unix socket: the shared daemon, started for us when none runs."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def attach(
+        cls, state_dir: Path, args: Sequence[str] = (), env: dict[str, str] | None = None, start: bool = True
+    ) -> UnixTransport:
+        from ..statedir import attach
+
+        reader, writer = await attach(state_dir, start=start, extra=list(args), env=env, limit=MAX_LINE)
+        return cls(reader, writer)
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data + b"\n")
+        await self.writer.drain()
+
+    async def messages(self) -> AsyncIterator[bytes | str]:
+        with contextlib.suppress(ConnectionError, OSError):
+            async for line in read_lines(self.reader, MAX_LINE):
+                if not isinstance(line, OversizedLine):
+                    yield line
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
 
 
 class WebSocketTransport:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from pathlib import Path
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
@@ -14,7 +15,14 @@ from .backend import Backend, InProcessBackend, RemoteBackend
 log = logging.getLogger(__name__)
 
 
-async def serve_mcp_stdio(daemon: Daemon | None, endpoint: str | None, token: str | None) -> None:
+async def serve_mcp_stdio(
+    daemon: Daemon | None,
+    endpoint: str | None,
+    token: str | None,
+    attach_to: tuple[Path, list[str]] | None = None,
+) -> None:
+    """Serve MCP on stdio over a running server (`endpoint`), the state dir's daemon (`attach_to`), or a
+    private in-process `daemon`."""
     from .facade import build_server
 
     backend: Backend
@@ -23,6 +31,18 @@ async def serve_mcp_stdio(daemon: Daemon | None, endpoint: str | None, token: st
         from ..client import SandboxAgent
 
         client = await SandboxAgent.connect(endpoint, token)
+        backend = RemoteBackend(client)
+    elif attach_to is not None:
+        from ..client import SandboxAgent
+        from ..client.transports import Transport, UnixTransport
+
+        state_dir, args = attach_to
+
+        async def attach() -> Transport:
+            return await UnixTransport.attach(state_dir, args)
+
+        client = SandboxAgent(attach, reconnect=True)
+        await client._open()
         backend = RemoteBackend(client)
     else:
         assert daemon is not None
@@ -33,7 +53,7 @@ async def serve_mcp_stdio(daemon: Daemon | None, endpoint: str | None, token: st
     finally:
         if client is not None:
             await client.close()
-        if daemon is not None and not endpoint:
+        if daemon is not None and not endpoint and attach_to is None:
             await daemon.stop()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,21 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[bytes], Awaitable[None]]
 NotificationHandler = Callable[[str, Any], None]
+
+# Work a handler wants done only once its response is on the wire (e.g. a subscription's first notification
+# must follow the subscribe result). Each request runs in its own task, so the list is per request.
+_after_reply: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
+    "after_reply", default=None
+)
+
+
+def after_reply(fn: Callable[[], None]) -> None:
+    """Run `fn` after the current request's response has been sent (at once outside a connection)."""
+    pending = _after_reply.get()
+    if pending is None:
+        fn()
+    else:
+        pending.append(fn)
 
 
 class ConnectionClosed(RpcError):
@@ -126,8 +142,14 @@ class Connection:
     async def _serve_message(self, message: Any) -> None:
         if self._dispatcher is None:
             return
-        reply = await self._dispatcher.handle_message(message, self.context)
-        await self._reply(reply)
+        pending: list[Callable[[], None]] = []
+        _after_reply.set(pending)
+        try:
+            reply = await self._dispatcher.handle_message(message, self.context)
+            await self._reply(reply)
+        finally:
+            for fn in pending:
+                fn()
 
     async def _reply(self, reply: bytes | None) -> None:
         if reply is None or self.closed:

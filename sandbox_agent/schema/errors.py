@@ -36,6 +36,10 @@ class ErrorKind(StrEnum):
     LIMIT_EXCEEDED = "limit_exceeded"
     SPAWN_FAILED = "spawn_failed"
     PROCESS_EXITED = "process_exited"
+    ALREADY_RESOLVED = "already_resolved"
+    MESSAGE_NOT_FOUND = "message_not_found"
+    UNSUPPORTED_MODE = "unsupported_mode"
+    NOT_TURN_BOUNDARY = "not_turn_boundary"
 
 
 ERROR_CODES: dict[ErrorKind, int] = {
@@ -60,7 +64,6 @@ ERROR_CODES: dict[ErrorKind, int] = {
     ErrorKind.NOT_SUPPORTED: -32060,
     ErrorKind.TIMEOUT: -32061,
     ErrorKind.MESSAGE_TOO_LARGE: -32062,
-}
     ErrorKind.PATH_OUTSIDE_ROOTS: -32070,
     ErrorKind.FILE_NOT_FOUND: -32071,
     ErrorKind.FILE_EXISTS: -32072,
@@ -70,3 +73,8 @@ ERROR_CODES: dict[ErrorKind, int] = {
     ErrorKind.LIMIT_EXCEEDED: -32082,
     ErrorKind.SPAWN_FAILED: -32083,
     ErrorKind.PROCESS_EXITED: -32084,
+    ErrorKind.ALREADY_RESOLVED: -32032,
+    ErrorKind.MESSAGE_NOT_FOUND: -32033,
+    ErrorKind.UNSUPPORTED_MODE: -32063,
+    ErrorKind.NOT_TURN_BOUNDARY: -32042,
+}

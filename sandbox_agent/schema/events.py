@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from .control import MessageDequeuedData, MessageQueuedData, MessageSteeredData, SessionConfiguredData
 from .items import UniversalItem
 
 
@@ -24,6 +25,8 @@ class StderrSummary(_Data):
 
 class SessionStartedData(_Data):
     metadata: dict[str, Any] | None = None
+    forked_from: str | None = None  # sessions/fork: the source session and the turn boundary it was cut at
+    at_sequence: int | None = None
 
 
 class SessionEndedData(_Data):
@@ -73,6 +76,7 @@ class PermissionData(_Data):
     status: PermissionStatus
     metadata: dict[str, Any] | None = None
     message: str | None = None
+    reason: str | None = None  # "timeout" when the daemon's HITL policy answered for nobody
 
 
 class QuestionOption(_Data):
@@ -99,6 +103,7 @@ class QuestionData(_Data):
     status: QuestionStatus
     questions: list[Question] | None = None
     response: list[list[str]] | None = None
+    reason: str | None = None  # "timeout" when the daemon's HITL policy answered for nobody
 
 
 class ErrorData(_Data):
@@ -194,6 +199,26 @@ class AgentUnparsedEvent(_Envelope):
     data: AgentUnparsedData
 
 
+class MessageQueuedEvent(_Envelope):
+    type: Literal["message.queued"]
+    data: MessageQueuedData
+
+
+class MessageDequeuedEvent(_Envelope):
+    type: Literal["message.dequeued"]
+    data: MessageDequeuedData
+
+
+class MessageSteeredEvent(_Envelope):
+    type: Literal["message.steered"]
+    data: MessageSteeredData
+
+
+class SessionConfiguredEvent(_Envelope):
+    type: Literal["session.configured"]
+    data: SessionConfiguredData
+
+
 UniversalEvent = Annotated[
     SessionStartedEvent
     | SessionEndedEvent
@@ -207,7 +232,11 @@ UniversalEvent = Annotated[
     | QuestionRequestedEvent
     | QuestionResolvedEvent
     | ErrorEvent
-    | AgentUnparsedEvent,
+    | AgentUnparsedEvent
+    | MessageQueuedEvent
+    | MessageDequeuedEvent
+    | MessageSteeredEvent
+    | SessionConfiguredEvent,
     Field(discriminator="type"),
 ]
 
@@ -225,6 +254,10 @@ EventType = Literal[
     "question.resolved",
     "error",
     "agent.unparsed",
+    "message.queued",
+    "message.dequeued",
+    "message.steered",
+    "session.configured",
 ]
 
 EVENT_DATA: dict[str, type[BaseModel]] = {
@@ -241,6 +274,10 @@ EVENT_DATA: dict[str, type[BaseModel]] = {
     "question.resolved": QuestionData,
     "error": ErrorData,
     "agent.unparsed": AgentUnparsedData,
+    "message.queued": MessageQueuedData,
+    "message.dequeued": MessageDequeuedData,
+    "message.steered": MessageSteeredData,
+    "session.configured": SessionConfiguredData,
 }
 
 universal_event_adapter: TypeAdapter[UniversalEvent] = TypeAdapter(UniversalEvent)

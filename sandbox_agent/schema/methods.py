@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .agents import AgentInfo
 from .content import InputPart, TextPart
+from .control import Delivery
 from .events import QuestionData, SessionEndedData, StopReason
 
 PermissionMode = Literal["default", "plan", "accept_edits", "bypass"]
@@ -93,6 +94,12 @@ class SessionCreateParams(_Params):
     env: dict[str, str] | None = None
     mcp_servers: list[McpServerConfig] | None = None
     include_raw: bool = False
+    hitl_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Reject a permission or question nobody answers within this many seconds "
+        "(reason: timeout); default: the daemon's --hitl-timeout, which waits forever unless set.",
+    )
 
 
 class PendingPermission(BaseModel):
@@ -133,6 +140,10 @@ class SendMessageParams(_Params):
     session_id: str
     content: list[InputPart] | None = None
     message: str | None = None
+    delivery: Delivery = Field(
+        default="reject",
+        description="while a turn runs: reject (session_busy), queue (runs next), steer (into the running turn)",
+    )
 
     @model_validator(mode="after")
     def _one_body(self) -> SendMessageParams:
@@ -148,6 +159,10 @@ class SendMessageParams(_Params):
 
 class SendMessageResult(_Result):
     turn_id: str
+    message_id: str | None = None  # queue and steer deliveries
+    outcome: Literal["started", "queued", "steered"] | None = None  # started: the session was idle, it ran at once
+    position: int | None = None  # queue: 1 = runs next
+    native: bool | None = None  # steer: injected by the agent itself (false: interrupted, then sent)
 
 
 class PromptParams(SendMessageParams):

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from .. import __version__
+from ..rpc.connection import after_reply
 from ..rpc.dispatcher import Dispatcher
 from ..rpc.errors import AppError
 from ..rpc.openrpc import build_openrpc
@@ -153,7 +154,7 @@ async def sessions_subscribe(p: SubscribeParams, ctx: ClientContext) -> Subscrib
         )
     sub = Subscription(session.log, p.offset, ctx.deliver, ctx.closed, lambda: session.ended)
     ctx.subscriptions[sub.id] = sub
-    sub.start()
+    after_reply(sub.start)  # the client learns the subscription id before its first notification
     return SubscribeResult(subscription_id=sub.id)
 
 

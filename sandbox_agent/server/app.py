@@ -128,7 +128,7 @@ def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await daemon.start()
+        await daemon.start()  # a no-op when the caller started it already
         try:
             yield
         finally:

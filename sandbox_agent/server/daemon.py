@@ -1,22 +1,32 @@
-"""The daemon: agents, the journal and the session manager, started and stopped together."""
+"""The daemon: agents, the journal and the session manager, started and stopped together.
+
+A non-ephemeral daemon owns its state dir: it takes the exclusive lock before it opens the journal, listens on
+the dir's unix socket and writes the pid file; a second daemon on the same dir is refused before it reads a
+byte of the journal.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
+import time
 from pathlib import Path
+from typing import Any
 
+from .. import __version__
 from ..agents.registry import AgentRegistry, default_registry
 from ..sessions.journal import Journal
 from ..sessions.manager import SessionManager
+from ..statedir import PID_FILE, StateDirLock, socket_path, write_pid_file
+from ..statedir import default_state_dir as _default_state_dir
 
 log = logging.getLogger(__name__)
 
 
 def default_state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "sandbox-agent"
+    return _default_state_dir()
 
 
 def tune_gc() -> None:
@@ -36,22 +46,51 @@ class Daemon:
         state_dir: Path | None = None,
         ephemeral: bool = False,
         registry: AgentRegistry | None = None,
+        hitl_timeout_s: float | None = None,
+        listen_socket: bool = True,
     ) -> None:
         self.registry = registry or default_registry()
         self.ephemeral = ephemeral
         self.state_dir = state_dir or default_state_dir()
+        self.hitl_timeout_s = hitl_timeout_s
+        self.listen_socket = listen_socket and not ephemeral
         self.journal: Journal | None = None
         self.manager: SessionManager | None = None
+        self.started_at = time.time()
+        self.address: dict[str, Any] = {}
+        self.clients = 0
+        self.idle_since = time.monotonic()
+        self._lock: StateDirLock | None = None
+        self._socket: asyncio.Server | None = None
+        self._stopped = False
 
     async def start(self) -> None:
+        if self.manager is not None:
+            return
         if not self.ephemeral:
+            self._lock = StateDirLock(self.state_dir)
+            self._lock.acquire()  # raises StateDirOwned before the journal is touched
             self.journal = Journal(self.state_dir / "journal.sqlite3")
         agent_state = None if self.ephemeral else self.state_dir / "agents"
-        self.manager = SessionManager(self.registry.get, self.journal, agent_state)
+        self.manager = SessionManager(self.registry.get, self.journal, agent_state, self.hitl_timeout_s)
         restored = self.manager.restore()
         if restored:
             log.info("restored %d sessions from %s", restored, self.state_dir)
+        if self.listen_socket:
+            from .unix import serve_unix
+
+            self._socket = await serve_unix(self, socket_path(self.state_dir))
+            self.address["socket"] = str(socket_path(self.state_dir))
+        self.write_pid_file()
         tune_gc()
+
+    def write_pid_file(self) -> None:
+        if self.ephemeral or self._lock is None:
+            return
+        write_pid_file(
+            self.state_dir,
+            {"pid": os.getpid(), "version": __version__, "started_at": self.started_at, **self.address},
+        )
 
     @property
     def sessions(self) -> SessionManager:
@@ -63,7 +102,46 @@ class Daemon:
             return "ephemeral"
         return "ok" if self.journal.error is None else f"degraded: {self.journal.error}"
 
+    # clients and idleness (for daemons that exit when nobody needs them)
+
+    def client_attached(self) -> None:
+        self.clients += 1
+
+    def client_detached(self) -> None:
+        self.clients -= 1
+        if self.clients <= 0:
+            self.clients = 0
+            self.idle_since = time.monotonic()
+
+    def busy(self) -> bool:
+        """Someone is connected, or an agent is working or waiting for an answer."""
+        if self.clients > 0:
+            return True
+        return self.manager is not None and any(
+            s.current_turn is not None or bool(s.hitl) for s in self.manager.sessions.values()
+        )
+
+    def idle_for(self) -> float:
+        if self.busy():
+            self.idle_since = time.monotonic()
+            return 0.0
+        return time.monotonic() - self.idle_since
+
     async def stop(self) -> None:
+        if self.manager is None or self._stopped:
+            return
+        self._stopped = True
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
         if self.manager is not None:
             await self.manager.shutdown()
         await self.registry.aclose()
+        if self._lock is not None:
+            for name in (PID_FILE, socket_path(self.state_dir).name):
+                try:
+                    (self.state_dir / name).unlink()
+                except FileNotFoundError:
+                    pass
+            self._lock.release()
+            self._lock = None

@@ -59,14 +59,16 @@ def uvicorn_config(app: Any, host: str, port: int, log_level: str = "warning") -
     )
 
 
-async def serve_http(
+async def start_http(
     daemon: Daemon,
     host: str,
     port: int,
     token: str | None,
     log_level: str = "warning",
     extra_routes: Any = None,
-) -> None:
+) -> tuple[uvicorn.Server, asyncio.Future[Any]]:
+    """Bind, start serving, and return once uvicorn is up (the daemon itself is started first)."""
+    await daemon.start()  # a state dir owned by another daemon fails here, before anything listens
     app = build_app(daemon, token, extra_routes)
     server = uvicorn.Server(uvicorn_config(app, host, port, log_level))
     # Bind first so `--port 0` can say which port it got before anyone connects.
@@ -75,10 +77,23 @@ async def serve_http(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    daemon.address["http"] = f"http://{shown}:{bound}"
     serve = asyncio.ensure_future(server.serve(sockets=[sock]))
     while not server.started and not serve.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
         await asyncio.sleep(0.005)
     if server.started:
-        shown = f"[{host}]" if ":" in host else host
         print(f"sandbox-agent listening on http://{shown}:{bound}", file=sys.stderr, flush=True)
+    return server, serve
+
+
+async def serve_http(
+    daemon: Daemon,
+    host: str,
+    port: int,
+    token: str | None,
+    log_level: str = "warning",
+    extra_routes: Any = None,
+) -> None:
+    _, serve = await start_http(daemon, host, port, token, log_level, extra_routes)
     await serve

@@ -1,27 +1,26 @@
-"""`sandbox-agent stdio`: newline-delimited JSON-RPC on stdin/stdout; logs go to stderr only."""
+"""`sandbox-agent stdio`: newline-delimited JSON-RPC on stdin/stdout; logs go to stderr only.
+
+By default it is a thin relay to the state dir's shared daemon (started when none runs); `--embedded` and
+`--ephemeral` serve a private daemon inside this process instead.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import stat
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
-from ..rpc.connection import Connection
-from ..rpc.dispatcher import encode_error
-from ..rpc.errors import AppError
-from ..rpc.framing import OversizedLine, read_lines
-from ..schema.errors import ErrorKind
-from .api import api
-from .client_context import ClientContext
 from .daemon import Daemon
+from .ndjson import MAX_MESSAGE, serve_ndjson
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE = 16 * 1024 * 1024
-DRAIN_ON_EOF = 30.0
+RELAY_CHUNK = 256 * 1024
 
 
 async def _stdin_reader() -> asyncio.StreamReader:
@@ -58,30 +57,55 @@ async def _stdout_writer(loop: asyncio.AbstractEventLoop) -> Callable[[bytes], A
 
 
 async def serve_stdio(daemon: Daemon) -> None:
+    """A private daemon bound to this process (embedded or ephemeral)."""
     loop = asyncio.get_running_loop()
+    await daemon.start()  # an owned state dir is refused here, before stdin/stdout are touched
     reader = await _stdin_reader()
     write = await _stdout_writer(loop)
-
-    async def send(data: bytes) -> None:
-        await write(data + b"\n")
-
-    async def send_many(frames: list[bytes]) -> None:
-        await write(b"\n".join(frames) + b"\n")
-
-    await daemon.start()
-    ctx = ClientContext(daemon, None, send_many)
-    conn = Connection(send, api, ctx)
-    ctx.connection = conn
-    log.info("sandbox-agent stdio ready")
+    log.info("sandbox-agent stdio ready (embedded daemon)")
     try:
-        async for line in read_lines(reader, MAX_MESSAGE):
-            if isinstance(line, OversizedLine):
-                err = AppError(ErrorKind.MESSAGE_TOO_LARGE, f"message of {line.size} bytes exceeds {MAX_MESSAGE}")
-                await conn.send(encode_error(None, err))
-                continue
-            conn.receive(line)
-        await conn.drain(DRAIN_ON_EOF)
+        await serve_ndjson(daemon, reader, write)
     finally:
-        await ctx.close()
-        await conn.close()
         await daemon.stop()
+
+
+async def relay_stdio(state_dir: Path, spawn_args: list[str]) -> int:
+    """Copy bytes between stdin/stdout and the shared daemon's socket; the framing is the same on both sides."""
+    from ..statedir import AttachFailed, attach
+
+    loop = asyncio.get_running_loop()
+    try:
+        sock_reader, sock_writer = await attach(state_dir, extra=spawn_args)
+    except AttachFailed as exc:
+        print(f"sandbox-agent: error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    stdin = await _stdin_reader()
+    write = await _stdout_writer(loop)
+    log.info("sandbox-agent stdio ready (attached to the daemon in %s)", state_dir)
+
+    async def upstream() -> None:
+        while chunk := await stdin.read(RELAY_CHUNK):
+            sock_writer.write(chunk)
+            await sock_writer.drain()
+        if sock_writer.can_write_eof():
+            sock_writer.write_eof()  # the daemon answers what it has, then closes its side
+
+    async def downstream() -> None:
+        while chunk := await sock_reader.read(RELAY_CHUNK):
+            await write(chunk)
+
+    up = asyncio.ensure_future(upstream())
+    try:
+        await downstream()
+    except (ConnectionError, OSError) as exc:
+        log.debug("daemon connection lost: %s", exc)
+    finally:
+        up.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await up
+        sock_writer.close()
+    if stdin.at_eof():
+        return 0
+    # The daemon closed while our client was still talking: it died or was stopped.
+    print("sandbox-agent: error: the daemon closed the connection", file=sys.stderr, flush=True)
+    return 1

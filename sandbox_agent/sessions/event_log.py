@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from .journal import Journal
@@ -27,6 +28,7 @@ class EventLog:
         self._mem: list[bytes] = []
         self._mem_first = last_seq + 1  # sequence number of _mem[0]
         self.subscribers: set[Subscription] = set()
+        self._visible_waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     def append(self, seq: int, type_: str, body: bytes) -> None:
         assert seq == self.last_seq + 1, "sequence numbers are gap-free"
@@ -48,6 +50,23 @@ class EventLog:
                 self._mem_first += drop
         for sub in tuple(self.subscribers):
             sub.wake(seq)
+        if self._visible_waiters:
+            still = []
+            for want, fut in self._visible_waiters:
+                if want <= seq:
+                    if not fut.done():
+                        fut.set_result(None)
+                else:
+                    still.append((want, fut))
+            self._visible_waiters = still
+
+    async def wait_visible(self, seq: int) -> None:
+        """Until readers can see `seq` (committed): read-your-writes for calls that return after events."""
+        if seq <= self.visible_seq:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._visible_waiters.append((seq, fut))
+        await fut
 
     def read(self, after: int, limit: int) -> list[bytes]:
         """Visible events with sequence > after, at most `limit`, in order."""

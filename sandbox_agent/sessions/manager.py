@@ -34,8 +34,15 @@ def _existing_dir(path: str) -> str | None:
 
 
 class SessionManager:
-    def __init__(self, drivers: DriverLookup, journal: Journal | None, agent_state: Path | None = None) -> None:
+    def __init__(
+        self,
+        drivers: DriverLookup,
+        journal: Journal | None,
+        agent_state: Path | None = None,
+        hitl_timeout_s: float | None = None,
+    ) -> None:
         self._driver = drivers
+        self.hitl_timeout_s = hitl_timeout_s  # the daemon's default; a session's own setting wins
         self.journal = journal
         self.agent_state = agent_state or Path(tempfile.mkdtemp(prefix="sandbox-agent-"))
         self._env: dict[str, dict[str, str]] = {}  # session env, in memory only (it holds keys)
@@ -49,7 +56,8 @@ class SessionManager:
             return 0
         for raw_record, last_seq in self.journal.sessions():
             record = SessionRecord.model_validate(raw_record)
-            session = Session(record, EventLog(record.session_id, self.journal, last_seq), self.journal)
+            log_ = EventLog(record.session_id, self.journal, last_seq)
+            session = Session(record, log_, self.journal, self.hitl_timeout_s)
             self.sessions[record.session_id] = session
             self._enable_auto_resume(session)
             if record.ended is None:
@@ -98,6 +106,7 @@ class SessionManager:
             env_keys=sorted(params.env or {}),
             mcp_servers=params.mcp_servers or [],
             include_raw=params.include_raw,
+            hitl_timeout_s=params.hitl_timeout_s,
         )
         config = SessionConfig(
             session_id=session_id,
@@ -114,7 +123,7 @@ class SessionManager:
         self._env[session_id] = dict(params.env or {})
         self._creating.add(session_id)
         try:
-            session = Session(record, EventLog(session_id, self.journal), self.journal)
+            session = Session(record, EventLog(session_id, self.journal), self.journal, self.hitl_timeout_s)
             session._settled.clear()
             session.persist()
             self.sessions[session_id] = session

@@ -19,6 +19,7 @@ class SessionRecord(BaseModel):
     env_keys: list[str] = []  # names only: secrets never reach the journal
     mcp_servers: list[McpServerConfig] = []
     include_raw: bool = False
+    hitl_timeout_s: float | None = None
     native_session_id: str | None = None
     ended: SessionEndedData | None = None
     closed_by_client: bool = False  # ended by sessions/terminate: never resumed behind the client's back

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -40,6 +41,8 @@ from .record import SessionRecord
 log = logging.getLogger(__name__)
 
 _REPLY_STATUS = {"once": "accept", "always": "accept_for_session", "reject": "reject"}
+_RESOLVED_MEMORY = 256  # recently resolved request ids, to tell a late answer "already resolved"
+TIMEOUT_MESSAGE = "Nobody answered this request within {seconds:g} seconds, so it was rejected automatically."
 
 
 class TurnWaiter:
@@ -49,15 +52,22 @@ class TurnWaiter:
         self.turn_id = turn_id
         self.texts: list[str] = []
         self.done: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self.end_seq = 0  # the sequence of this turn's turn.ended
 
 
 class Session:
-    def __init__(self, record: SessionRecord, log_: EventLog, journal: Journal | None) -> None:
+    def __init__(
+        self, record: SessionRecord, log_: EventLog, journal: Journal | None, hitl_timeout_s: float | None = None
+    ) -> None:
         self.record = record
         self.log = log_
         self.journal = journal
         self.adapter: AgentSession | None = None
         self.hitl = HitlRegistry()
+        self.hitl_timeout_s = record.hitl_timeout_s or hitl_timeout_s
+        self._claimed: set[str] = set()  # requests being answered right now: the first answer wins
+        self._resolved: OrderedDict[str, None] = OrderedDict()
+        self._hitl_timers: dict[str, asyncio.TimerHandle] = {}
         self.current_turn: str | None = None
         self._waiters: dict[str, TurnWaiter] = {}
         self._terminating = False
@@ -143,8 +153,27 @@ class Session:
                 data = data.model_copy(update={"reason": "terminated", "terminated_by": "daemon"})
             self._close_turn("error")
             self._settle_hitl("session ended")
+        elif type_ in _HITL_TYPES and not self._hitl_transition(type_, data):
+            return
         self._append(type_, data, synthetic, raw, source)
         self._observe(type_, data)
+
+    def _hitl_transition(self, type_: str, data: BaseModel) -> bool:
+        """Exactly one *.resolved per *.requested, whoever reports it first (our reply, the agent, a timeout)."""
+        if isinstance(data, PermissionData):
+            pending: dict[str, Any] = self.hitl.permissions
+            request_id = data.permission_id
+        elif isinstance(data, QuestionData):
+            pending = self.hitl.questions
+            request_id = data.question_id
+        else:
+            return True
+        if type_.endswith(".requested"):
+            return request_id not in pending
+        if request_id not in pending:
+            log.debug("%s: dropped a second resolution of %s", self.session_id, request_id)
+            return False
+        return True
 
     def _append(self, type_: str, data: BaseModel, synthetic: bool, raw: Any, source: str) -> None:
         seq = self.log.last_seq + 1
@@ -176,11 +205,23 @@ class Session:
         elif type_.startswith(("permission.", "question.")):
             assert isinstance(data, PermissionData | QuestionData)
             self.hitl.observe(type_, data)
+            request_id = data.permission_id if isinstance(data, PermissionData) else data.question_id
+            if type_.endswith(".requested"):
+                self._arm_timeout(request_id)
+            else:
+                self._claimed.discard(request_id)
+                timer = self._hitl_timers.pop(request_id, None)
+                if timer is not None:
+                    timer.cancel()
+                self._resolved[request_id] = None
+                if len(self._resolved) > _RESOLVED_MEMORY:
+                    self._resolved.popitem(last=False)
         elif type_ == "turn.ended":
             assert isinstance(data, TurnEndedData)
             self.current_turn = None
             waiter = self._waiters.pop(data.turn_id, None)
             if waiter is not None and not waiter.done.done():
+                waiter.end_seq = self.log.last_seq
                 waiter.done.set_result(data.stop_reason)
         elif type_ == "session.ended":
             assert isinstance(data, SessionEndedData)
@@ -287,7 +328,11 @@ class Session:
 
     async def wait_turn(self, waiter: TurnWaiter, timeout: float | None) -> str | None:
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter.done), timeout)
+            async with asyncio.timeout(timeout):
+                stop_reason = await asyncio.shield(waiter.done)
+                # Read your writes: the whole turn is committed and readable before the caller hears it ended.
+                await self.log.wait_visible(waiter.end_seq)
+                return stop_reason
         except TimeoutError:
             raise AppError(
                 ErrorKind.TIMEOUT,
@@ -305,13 +350,12 @@ class Session:
     async def reply_permission(self, permission_id: str, reply: PermissionReply, message: str | None) -> None:
         adapter = await self._require_live()
         pending = self.hitl.permissions.get(permission_id)
-        if pending is None:
-            raise AppError(
-                ErrorKind.PERMISSION_NOT_FOUND,
-                f"no pending permission {permission_id} in session {self.session_id}",
-                permission_id=permission_id,
-            )
-        await adapter.reply_permission(permission_id, reply, message)
+        self._claim(permission_id, pending is not None, "permission")
+        assert pending is not None
+        try:
+            await adapter.reply_permission(permission_id, reply, message)
+        finally:
+            self._claimed.discard(permission_id)
         if permission_id in self.hitl.permissions:
             self.emit(
                 "permission.resolved",
@@ -322,16 +366,65 @@ class Session:
     async def reply_question(self, question_id: str, answers: list[list[str]] | None) -> None:
         adapter = await self._require_live()
         pending = self.hitl.questions.get(question_id)
-        if pending is None:
-            raise AppError(
-                ErrorKind.QUESTION_NOT_FOUND,
-                f"no pending question {question_id} in session {self.session_id}",
-                question_id=question_id,
-            )
-        await adapter.reply_question(question_id, answers)
+        self._claim(question_id, pending is not None, "question")
+        assert pending is not None
+        try:
+            await adapter.reply_question(question_id, answers)
+        finally:
+            self._claimed.discard(question_id)
         if question_id in self.hitl.questions:
             update = {"status": "answered", "response": answers} if answers is not None else {"status": "rejected"}
             self.emit("question.resolved", pending.model_copy(update=update), source="daemon")
+
+    def _claim(self, request_id: str, is_pending: bool, what: str) -> None:
+        """The first answer wins; a later or concurrent one is told the request is already resolved."""
+        if request_id in self._claimed or (not is_pending and request_id in self._resolved):
+            raise AppError(
+                ErrorKind.ALREADY_RESOLVED,
+                f"{what} {request_id} in session {self.session_id} was already answered",
+                session_id=self.session_id,
+                **{f"{what}_id": request_id},
+            )
+        if not is_pending:
+            kind = ErrorKind.PERMISSION_NOT_FOUND if what == "permission" else ErrorKind.QUESTION_NOT_FOUND
+            message = f"no pending {what} {request_id} in session {self.session_id}"
+            raise AppError(kind, message, **{f"{what}_id": request_id})
+        self._claimed.add(request_id)
+
+    # HITL policy: reject what nobody answers in time, so the turn goes on
+
+    def _arm_timeout(self, request_id: str) -> None:
+        if not self.hitl_timeout_s:
+            return
+        loop = asyncio.get_running_loop()
+        self._hitl_timers[request_id] = loop.call_later(
+            self.hitl_timeout_s, lambda: asyncio.ensure_future(self._expire(request_id))
+        )
+
+    async def _expire(self, request_id: str) -> None:
+        self._hitl_timers.pop(request_id, None)
+        if request_id in self._claimed or self.adapter is None or self.ended:
+            return
+        message = TIMEOUT_MESSAGE.format(seconds=self.hitl_timeout_s)
+        permission = self.hitl.permissions.get(request_id)
+        question = self.hitl.questions.get(request_id)
+        if permission is None and question is None:
+            return
+        self._claimed.add(request_id)
+        try:
+            # Journal the daemon's decision first, so it is the one resolution even if the agent echoes it.
+            if permission is not None:
+                update = {"status": "reject", "message": message, "reason": "timeout"}
+                self.emit("permission.resolved", permission.model_copy(update=update), source="daemon")
+                await self.adapter.reply_permission(request_id, "reject", message)
+            elif question is not None:
+                update = {"status": "rejected", "reason": "timeout"}
+                self.emit("question.resolved", question.model_copy(update=update), source="daemon")
+                await self.adapter.reply_question(request_id, None)
+        except Exception as exc:
+            log.warning("%s: could not deliver the timeout rejection of %s: %s", self.session_id, request_id, exc)
+        finally:
+            self._claimed.discard(request_id)
 
     async def terminate(self, message: str = "terminated by request") -> None:
         if self.ended:
@@ -351,6 +444,9 @@ class Session:
 
     async def wait_ended(self) -> None:
         await self._ended.wait()
+
+
+_HITL_TYPES = frozenset({"permission.requested", "permission.resolved", "question.requested", "question.resolved"})
 
 
 def _user_content(parts: list[InputPart]) -> list[Any]:

@@ -43,9 +43,12 @@ class Subscription:
         self._event = asyncio.Event()
         self._overflow = False
         self._task: asyncio.Task[None] | None = None
+        self._cancelled = False
         self._live_from = log_.last_seq  # replaying history is not lag; only live events count
 
     def start(self) -> None:
+        if self._cancelled:  # unsubscribed before its start was due (start waits for the subscribe reply)
+            return
         self.log.subscribers.add(self)
         self._task = asyncio.ensure_future(self._run())
 
@@ -86,6 +89,7 @@ class Subscription:
             log.debug("could not tell %s it closed: %s", self.id, exc)
 
     async def cancel(self) -> None:
+        self._cancelled = True
         self.log.subscribers.discard(self)
         if self._task is not None:
             self._task.cancel()
