@@ -21,6 +21,7 @@ from .. import __version__
 from .stats import STATS, Histogram, Stats
 
 P = "sandbox_agent_"
+TOKEN_KINDS = ("input", "output", "cached_input", "reasoning")  # the order of Stats.usage sums
 _registries: weakref.WeakKeyDictionary[Any, CollectorRegistry] = weakref.WeakKeyDictionary()
 
 
@@ -73,8 +74,14 @@ class DaemonCollector(Collector):
         yield _counter(P + "turns_started", "Turns started", ["agent"], s.turns_started)
         yield _counter(P + "turns_ended", "Turns ended, by stop reason", ["agent", "stop_reason"], s.turns_ended)
         yield _histogram(P + "turn_duration_seconds", "Turn wall time, send to turn.ended", ["agent"], s.turn_seconds)
-        yield _counter(P + "tokens", "Tokens reported on turn.ended", ["agent", "model", "kind"], s.tokens)
-        yield _counter(P + "cost_usd", "Cost reported by the agents, in US dollars", ["agent", "model"], s.cost_usd)
+        tokens: dict[tuple[str, str, str], int] = {}
+        cost: dict[tuple[str, str], float] = {}
+        for (agent, model), sums in s.usage.items():
+            for kind, value in zip(TOKEN_KINDS, sums, strict=False):
+                tokens[(agent, model, kind)] = value
+            cost[(agent, model)] = sums[4]
+        yield _counter(P + "tokens", "Tokens reported on turn.ended", ["agent", "model", "kind"], tokens)
+        yield _counter(P + "cost_usd", "Cost reported by the agents, in US dollars", ["agent", "model"], cost)
         yield _counter(P + "journal_events", "Events this process committed to the journal", [], {(): s.journal_rows})
         yield _histogram(P + "journal_commit_seconds", "Journal commit latency", [], {(): s.journal_commit_seconds})
         yield _counter(P + "events_delivered", "Events delivered to subscribers", [], {(): s.events_delivered})

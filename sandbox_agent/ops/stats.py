@@ -60,8 +60,8 @@ class Stats:
         self.turns_started: dict[str, int] = {}
         self.turns_ended: dict[tuple[str, str], int] = {}  # (agent, stop_reason)
         self.turn_seconds: dict[str, Histogram] = {}  # agent
-        self.tokens: dict[tuple[str, str, str], int] = {}  # (agent, model, kind)
-        self.cost_usd: dict[tuple[str, str], float] = {}  # (agent, model)
+        # (agent, model) -> [input, output, cached_input, reasoning tokens, cost in USD]
+        self.usage: dict[tuple[str, str], list[Any]] = {}
         self.journal_commit_seconds = Histogram(COMMIT_BUCKETS)
         self.journal_rows = 0
         self.events_delivered = 0
@@ -84,23 +84,22 @@ class Stats:
         if not self.enabled:
             return
         key = (agent, stop_reason or "none")
-        self.turns_ended[key] = self.turns_ended.get(key, 0) + 1
-        _hist(self.turn_seconds, agent, TURN_BUCKETS).observe(seconds)
-        if usage is None:
-            return
-        m = model or "default"
-        tokens = self.tokens
-        for kind, value in (
-            ("input", usage.input_tokens),
-            ("output", usage.output_tokens),
-            ("cached_input", usage.cached_input_tokens),
-            ("reasoning", usage.reasoning_tokens),
-        ):
-            if value:
-                k = (agent, m, kind)
-                tokens[k] = tokens.get(k, 0) + value
-        if usage.total_cost_usd:
-            self.cost_usd[(agent, m)] = self.cost_usd.get((agent, m), 0.0) + usage.total_cost_usd
+        ended = self.turns_ended
+        ended[key] = ended.get(key, 0) + 1
+        h = self.turn_seconds.get(agent)
+        if h is None:
+            h = self.turn_seconds[agent] = Histogram(TURN_BUCKETS)
+        h.observe(seconds)
+        if usage is not None:
+            k = (agent, model or "default")
+            sums = self.usage.get(k)
+            if sums is None:
+                sums = self.usage[k] = [0, 0, 0, 0, 0.0]
+            sums[0] += usage.input_tokens or 0
+            sums[1] += usage.output_tokens or 0
+            sums[2] += usage.cached_input_tokens or 0
+            sums[3] += usage.reasoning_tokens or 0
+            sums[4] += usage.total_cost_usd or 0.0
 
     # the journal and delivery
 
