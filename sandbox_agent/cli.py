@@ -51,6 +51,19 @@ def _daemon(args: argparse.Namespace) -> Any:
         state_dir=_state_dir(args),
         ephemeral=args.ephemeral,
         hitl_timeout_s=getattr(args, "hitl_timeout", None),
+        fs_roots=getattr(args, "fs_root", None),
+        process_limits=_process_limits(args),
+    )
+
+
+def _process_limits(args: argparse.Namespace) -> Any:
+    from .processes import ProcessLimits
+
+    defaults = ProcessLimits()
+    return ProcessLimits(
+        max_processes=getattr(args, "max_processes", None) or defaults.max_processes,
+        max_output_bytes=getattr(args, "max_process_output", None) or defaults.max_output_bytes,
+        max_timeout_s=getattr(args, "max_process_seconds", None) or defaults.max_timeout_s,
     )
 
 
@@ -419,6 +432,15 @@ def _daemon_flags(p: argparse.ArgumentParser, attach: bool = False) -> None:
         metavar="S",
         help="reject permissions and questions nobody answers within S seconds (default: wait forever)",
     )
+    p.add_argument(
+        "--fs-root",
+        action="append",
+        metavar="DIR",
+        help="a directory the fs/* API may touch (repeatable; default: the working dir and each session's cwd)",
+    )
+    p.add_argument("--max-processes", type=int, metavar="N", help="background + run processes at once (64)")
+    p.add_argument("--max-process-output", type=int, metavar="BYTES", help="output kept per process (1048576)")
+    p.add_argument("--max-process-seconds", type=float, metavar="S", help="the longest process timeout (3600)")
     if attach:
         p.add_argument(
             "--embedded",

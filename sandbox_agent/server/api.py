@@ -222,4 +222,4 @@ def openrpc_document() -> dict[str, Any]:
     return _openrpc
 
 
-from . import api_ops  # noqa: E402,F401
+from . import api_fs, api_ops, api_processes, api_terminals  # noqa: E402,F401

@@ -24,6 +24,7 @@ from .api import api
 from .auth import SUBPROTOCOL, TokenAuth
 from .client_context import ClientContext
 from .daemon import Daemon
+from .host_routes import host_routes
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None 
         WebSocketRoute("/v1/rpc", rpc_ws),
         Route("/v1/sessions/{session_id}/events/sse", events_sse, methods=["GET"]),
         Route("/mcp", mcp_app),
+        *host_routes(daemon),
         *(extra_routes or []),
     ]
 

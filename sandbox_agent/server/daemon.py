@@ -17,10 +17,13 @@ from typing import Any
 
 from .. import __version__
 from ..agents.registry import AgentRegistry, default_registry
+from ..fs import FsRoots
+from ..processes import ProcessLimits, ProcessManager
 from ..sessions.journal import Journal
 from ..sessions.manager import SessionManager
 from ..statedir import PID_FILE, StateDirLock, socket_path, write_pid_file
 from ..statedir import default_state_dir as _default_state_dir
+from ..terminals import TerminalManager
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +51,14 @@ class Daemon:
         registry: AgentRegistry | None = None,
         hitl_timeout_s: float | None = None,
         listen_socket: bool = True,
+        fs_roots: list[str] | None = None,
+        process_limits: ProcessLimits | None = None,
     ) -> None:
         self.registry = registry or default_registry()
+        # Files, processes, terminals: roots default to the working dir plus each session's cwd.
+        self.fs_roots = FsRoots(fs_roots) if fs_roots else FsRoots([os.getcwd()], self._session_cwds)
+        self.processes = ProcessManager(process_limits)
+        self.terminals = TerminalManager()
         self.ephemeral = ephemeral
         self.state_dir = state_dir or default_state_dir()
         self.hitl_timeout_s = hitl_timeout_s
@@ -97,6 +106,9 @@ class Daemon:
         assert self.manager is not None, "daemon not started"
         return self.manager
 
+    def _session_cwds(self) -> list[str]:
+        return [s.record.cwd for s in self.manager.sessions.values()] if self.manager is not None else []
+
     def journal_status(self) -> str:
         if self.journal is None:
             return "ephemeral"
@@ -115,7 +127,7 @@ class Daemon:
 
     def busy(self) -> bool:
         """Someone is connected, or an agent is working or waiting for an answer."""
-        if self.clients > 0:
+        if self.clients > 0 or self.processes.running or any(t.running for t in self.terminals.terminals.values()):
             return True
         return self.manager is not None and any(
             s.current_turn is not None or bool(s.hitl) for s in self.manager.sessions.values()
@@ -136,6 +148,8 @@ class Daemon:
             self._socket = None
         if self.manager is not None:
             await self.manager.shutdown()
+        await self.processes.shutdown()
+        await self.terminals.shutdown()
         await self.registry.aclose()
         if self._lock is not None:
             for name in (PID_FILE, socket_path(self.state_dir).name):
