@@ -16,8 +16,11 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
+from ..rpc.errors import AppError
 from ..schema.agents import AgentCapabilities, AgentInfo
 from ..schema.content import InputPart
+from ..schema.control import AgentControl, ConfigureHow
+from ..schema.errors import ErrorKind
 from ..schema.methods import McpServerConfig, PermissionMode, PermissionReply
 
 ProgressCallback = Callable[[str, int | None, int | None], None]
@@ -35,6 +38,17 @@ class EventSink(Protocol):
 
 
 @dataclass
+class ForkPoint:
+    """Where a new session forks off an existing one (sessions/fork), in the source's native terms."""
+
+    source_session_id: str
+    source_native_id: str
+    turns: int  # daemon turns kept (those that reached the agent)
+    user_messages: int  # user messages the agent got in those turns (turns plus native steers)
+    whole: bool  # the fork keeps the source's whole history
+
+
+@dataclass
 class SessionConfig:
     session_id: str
     agent: str
@@ -47,6 +61,7 @@ class SessionConfig:
     include_raw: bool = False
     resume_native_id: str | None = None  # set when continuing an earlier native session
     state_dir: Path | None = None  # a private folder for this session's agent home and config (survives restarts)
+    fork: ForkPoint | None = None  # start as a native fork of another session (the driver's can_fork said yes)
 
 
 class AgentSession(ABC):
@@ -80,6 +95,18 @@ class AgentSession(ABC):
     async def terminate(self) -> None:
         """Stop the agent for this session and wait until it is gone."""
 
+    async def steer(self, content: list[InputPart]) -> bool:
+        """Put a user message into the running turn; False when the agent cannot (the daemon then interrupts and
+        sends it as a new turn)."""
+        return False
+
+    async def configure(
+        self, model: str | None, agent_mode: str | None, permission_mode: PermissionMode | None
+    ) -> ConfigureHow:
+        """Change settings for the next turn (called while no turn runs); update `self.config` and say how the
+        agent took it: live (now), next_turn (sent with the next message) or restart (a new process, resumed)."""
+        raise AppError(ErrorKind.NOT_SUPPORTED, f"{self.config.agent} sessions cannot change settings while they run")
+
 
 class AgentDriver(ABC):
     """One agent kind inside this daemon."""
@@ -88,6 +115,8 @@ class AgentDriver(ABC):
     name: ClassVar[str]
     capabilities: ClassVar[AgentCapabilities]
     modes: ClassVar[list[str] | None] = None
+    control: ClassVar[AgentControl] = AgentControl()
+    agent_modes: ClassVar[list[str]] = []  # what sessions/configure accepts as agent_mode (empty: the agent has none)
 
     @abstractmethod
     def info(self) -> AgentInfo:
@@ -103,6 +132,10 @@ class AgentDriver(ABC):
     @abstractmethod
     def open_session(self, config: SessionConfig, sink: EventSink) -> AgentSession:
         """A new, not yet started, session handle."""
+
+    def can_fork(self, point: ForkPoint) -> bool:
+        """Whether a session opened with `config.fork = point` starts as a native fork (else the daemon replays)."""
+        return False
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op for per-session process models
         """Stop shared processes when the daemon stops."""

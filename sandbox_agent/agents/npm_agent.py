@@ -31,6 +31,8 @@ class NpmAgentDriver(AgentDriver):
             version=done.version if done else self.spec.version,
             path=done.command[-1] if done else None,
             capabilities=self.capabilities,
+            modes=self.agent_modes or None,
+            control=self.control,
         )
 
     async def install(self, version: str | None, reinstall: bool, progress: ProgressCallback) -> AgentInfo:

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from .control import AgentControl
+
 Coverage = Literal["yes", "no", "partial"]
 
 
@@ -43,3 +45,4 @@ class AgentInfo(BaseModel):
     capabilities: AgentCapabilities
     models: list[str] | None = None
     modes: list[str] | None = None
+    control: AgentControl | None = None  # steer native or not, fork native or replay, what configure changes

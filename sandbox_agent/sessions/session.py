@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,6 +18,8 @@ import orjson
 from pydantic import BaseModel
 
 from ..agents.base import AgentSession
+from ..ops.stats import STATS
+from ..ops.usage import UsageLedger, session_totals
 from ..rpc.errors import AppError
 from ..schema.content import FilePart, FileRefPart, ImagePart, InputPart, TextPart
 from ..schema.errors import ErrorKind
@@ -69,12 +72,17 @@ class Session:
         self._resolved: OrderedDict[str, None] = OrderedDict()
         self._hitl_timers: dict[str, asyncio.TimerHandle] = {}
         self.current_turn: str | None = None
+        self._turn_t0 = 0.0  # monotonic start of the running turn, for its duration
+        self.usage = UsageLedger(backfill_upto=log_.last_seq)  # a restored session reads its past turns once
         self._waiters: dict[str, TurnWaiter] = {}
         self._terminating = False
         self._ended = asyncio.Event()
         self._settled = asyncio.Event()  # set once start() has succeeded or failed
         # set by the manager when the agent can resume: a send after a crash or restart continues the session
         self.auto_resume: Callable[[], Awaitable[object]] | None = None
+        # sessions/control.py: called when a turn ends or the agent (re)starts, to run queued messages
+        self.on_idle: Callable[[], None] | None = None
+        self.started_extra: dict[str, Any] = {}  # fields for the next session.started (a fork's origin)
         if record.ended is not None:
             self._ended.set()
             self._settled.set()
@@ -117,6 +125,7 @@ class Session:
             ],
             pending_questions=list(self.hitl.questions.values()),
             ended=r.ended,
+            usage=session_totals(self),
         )
 
     def persist(self) -> None:
@@ -208,7 +217,9 @@ class Session:
             request_id = data.permission_id if isinstance(data, PermissionData) else data.question_id
             if type_.endswith(".requested"):
                 self._arm_timeout(request_id)
+                STATS.hitl_requested(self.session_id, type_.partition(".")[0], request_id)
             else:
+                STATS.hitl_resolved(self.session_id, request_id, data.reason or data.status)
                 self._claimed.discard(request_id)
                 timer = self._hitl_timers.pop(request_id, None)
                 if timer is not None:
@@ -219,12 +230,21 @@ class Session:
         elif type_ == "turn.ended":
             assert isinstance(data, TurnEndedData)
             self.current_turn = None
+            self.usage.add(data.usage)
+            t0, self._turn_t0 = self._turn_t0, 0.0
+            if t0:  # a turn this process started (not one closed while restoring)
+                r = self.record
+                STATS.turn_ended(r.agent, r.model, data.stop_reason, time.monotonic() - t0, data.usage)
             waiter = self._waiters.pop(data.turn_id, None)
             if waiter is not None and not waiter.done.done():
                 waiter.end_seq = self.log.last_seq
                 waiter.done.set_result(data.stop_reason)
+            if self.on_idle is not None:
+                self.on_idle()
         elif type_ == "session.ended":
             assert isinstance(data, SessionEndedData)
+            if data.reason == "error" and data.terminated_by == "agent":
+                STATS.agent_crashed(self.record.agent)
             self.record.ended = data
             self.persist()
             self._ended.set()
@@ -271,15 +291,21 @@ class Session:
                     "agent_mode": r.agent_mode,
                     "permission_mode": r.permission_mode,
                     "resumed": adapter.config.resume_native_id is not None,
-                }
+                    **self.started_extra.pop("metadata", {}),
+                },
+                **self.started_extra,
             ),
             source="daemon",
         )
+        self.started_extra = {}
+        STATS.agent_started(r.agent, adapter.config.resume_native_id is not None)
         self._settled.clear()
         try:
             await adapter.start()
         finally:
             self._settled.set()
+        if self.on_idle is not None and not self.ended:
+            self.on_idle()
 
     async def _require_live(self) -> AgentSession:
         # Calls pipelined right behind sessions/create wait for the agent to be up instead of failing.
@@ -288,7 +314,7 @@ class Session:
             raise AppError(ErrorKind.SESSION_ENDED, f"session {self.session_id} has ended", session_id=self.session_id)
         return self.adapter
 
-    async def send_message(self, parts: list[InputPart]) -> TurnWaiter:
+    async def send_message(self, parts: list[InputPart], turn_id: str | None = None) -> TurnWaiter:
         await self._settled.wait()
         if self.ended and self.auto_resume is not None and not self.record.closed_by_client:
             await self.auto_resume()
@@ -300,10 +326,12 @@ class Session:
                 session_id=self.session_id,
                 turn_id=self.current_turn,
             )
-        turn_id = f"turn_{self.log.last_seq + 1}"
+        turn_id = turn_id or f"turn_{self.log.last_seq + 1}"  # queued and steered messages bring their own
         waiter = TurnWaiter(turn_id)
         self._waiters[turn_id] = waiter
         self.current_turn = turn_id
+        self._turn_t0 = time.monotonic()
+        STATS.turn_started(self.record.agent)
         self.emit("turn.started", TurnStartedData(turn_id=turn_id), source="daemon")
         item = UniversalItem(
             item_id=new_id("itm_"),

@@ -14,10 +14,11 @@ from ...rpc.errors import AppError
 from ...rpc.framing import Line
 from ...schema.agents import AgentCapabilities, AgentInfo
 from ...schema.content import FilePart, ImagePart, InputPart, TextPart
+from ...schema.control import AgentControl, ConfigureHow
 from ...schema.errors import ErrorKind
-from ...schema.methods import PermissionReply
+from ...schema.methods import PermissionMode, PermissionReply
 from ...sessions.clock import new_id
-from ..base import AgentDriver, AgentSession, EventSink, ProgressCallback, SessionConfig
+from ..base import AgentDriver, AgentSession, EventSink, ForkPoint, ProgressCallback, SessionConfig
 from ..env import child_env
 from ..lines import decode_line, report_exit
 from ..process import AgentProcess
@@ -50,7 +51,16 @@ class MockSession(AgentSession):
     def __init__(self, config: SessionConfig, sink: EventSink) -> None:
         super().__init__(config, sink)
         self.translator = MockTranslator(new_id)
-        extra = {"MOCK_RESUME": config.resume_native_id} if config.resume_native_id else {}
+        extra = {
+            "MOCK_RESUME": config.resume_native_id or "",
+            "MOCK_MODEL": config.model or "",
+            "MOCK_AGENT_MODE": config.agent_mode or "",
+            "MOCK_PERMISSION_MODE": config.permission_mode,
+            # the mock's conversations, shared by the daemon's sessions so that a fork finds its source
+            "MOCK_STATE": str(config.state_dir.parent / ".mock") if config.state_dir else "",
+        }
+        if config.fork is not None:
+            extra.update(MOCK_FORK_FROM=config.fork.source_native_id, MOCK_FORK_KEEP=str(config.fork.user_messages))
         self.proc = AgentProcess(
             [sys.executable, "-I", str(SCRIPT)], child_env(config.env, extra), config.cwd, self._on_line
         )
@@ -104,6 +114,17 @@ class MockSession(AgentSession):
     async def interrupt(self) -> None:
         await self._write({"t": "interrupt"})
 
+    async def steer(self, content: list[InputPart]) -> bool:
+        await self._write({"t": "steer", "text": " ".join(p.text for p in content if isinstance(p, TextPart))})
+        return True
+
+    async def configure(
+        self, model: str | None, agent_mode: str | None, permission_mode: PermissionMode | None
+    ) -> ConfigureHow:
+        settings = {"model": model, "agent_mode": agent_mode, "permission_mode": permission_mode}
+        await self._write({"t": "configure", **settings})
+        return "live"
+
     async def reply_permission(self, permission_id: str, reply: PermissionReply, message: str | None) -> None:
         await self._write({"t": "permission_reply", "id": permission_id, "reply": reply, "message": message})
 
@@ -120,6 +141,14 @@ class MockDriver(AgentDriver):
     id = "mock"
     name = "Mock agent"
     capabilities = CAPABILITIES
+    agent_modes = ["chat", "plan"]
+    control = AgentControl(
+        steer="native",
+        fork="native",
+        configure_model="live",
+        configure_permission_mode="live",
+        configure_agent_mode="live",
+    )
 
     def info(self) -> AgentInfo:
         return AgentInfo(
@@ -130,6 +159,8 @@ class MockDriver(AgentDriver):
             path=str(SCRIPT),
             capabilities=self.capabilities,
             models=["mock"],
+            modes=self.agent_modes,
+            control=self.control,
         )
 
     async def install(self, version: str | None, reinstall: bool, progress: ProgressCallback) -> AgentInfo:
@@ -138,3 +169,6 @@ class MockDriver(AgentDriver):
 
     def open_session(self, config: SessionConfig, sink: EventSink) -> AgentSession:
         return MockSession(config, sink)
+
+    def can_fork(self, point: ForkPoint) -> bool:
+        return True  # the mock keeps its conversation in a file it can copy up to any user message

@@ -13,6 +13,7 @@ import os
 import selectors
 import sys
 import time
+import uuid
 from collections.abc import Generator
 from typing import Any
 
@@ -27,7 +28,12 @@ TRIGGERS = {
     "slow": "streams a word every 100 ms for N seconds (default 30); sessions/interrupt cancels it",
     "crash": "starts replying, writes to stderr and exits with code 1 mid-turn",
     "everything": "reasoning, a tool call, a command, a file change and a reply in one turn",
+    "history": "lists every user message this conversation holds (its 'model context'), oldest first",
+    "settings": "reports the model, agent mode and permission mode the next model call would use",
 }
+# Besides prompts the mock takes `steer` (text injected into the running turn, answered at once), `configure`
+# (model, agent_mode, permission_mode for what follows) and keeps its conversation in MOCK_STATE/<id>.json, so
+# resume (MOCK_RESUME) and native fork (MOCK_FORK_FROM + MOCK_FORK_KEEP user messages) carry the history.
 
 Turn = Generator[tuple[str, Any], Any, None]
 
@@ -40,6 +46,37 @@ class Mock:
         self.turn: Turn | None = None
         self.turn_id = ""
         self.waiting: tuple[str, Any] | None = None  # what the running turn waits for
+        env = os.environ
+        self.settings = {
+            "model": env.get("MOCK_MODEL") or "mock",
+            "agent_mode": env.get("MOCK_AGENT_MODE") or "chat",
+            "permission_mode": env.get("MOCK_PERMISSION_MODE") or "default",
+        }
+        self.state = env.get("MOCK_STATE") or ""
+        self.session = env.get("MOCK_RESUME") or f"mock-{uuid.uuid4().hex[:12]}"
+        self.history: list[str] = self.load(env.get("MOCK_RESUME") or "")
+        if env.get("MOCK_FORK_FROM"):
+            self.history = self.load(env["MOCK_FORK_FROM"])[: int(env.get("MOCK_FORK_KEEP") or "0")]
+            self.save()
+
+    # the conversation, kept like a real agent keeps its transcript
+
+    def load(self, native_id: str) -> list[str]:
+        if not (self.state and native_id):
+            return []
+        try:
+            with open(os.path.join(self.state, native_id + ".json")) as f:
+                return list(json.load(f))
+        except (OSError, ValueError):
+            return []
+
+    def save(self) -> None:
+        if self.state:
+            os.makedirs(self.state, exist_ok=True)
+            tmp = os.path.join(self.state, self.session + ".tmp")
+            with open(tmp, "w") as f:
+                json.dump(self.history, f)
+            os.replace(tmp, os.path.join(self.state, self.session + ".json"))
 
     # output, buffered per loop step and written at once
 
@@ -104,7 +141,9 @@ class Mock:
             self.write(*self.text("The command finished."))
         elif word == "permission":
             path = rest or "approved.txt"
-            if "write_file" in self.always:
+            if self.settings["permission_mode"] in ("bypass", "accept_edits"):
+                reply = {"reply": self.settings["permission_mode"], "message": None}
+            elif "write_file" in self.always:
                 reply = {"reply": "always", "message": None}
             else:
                 pid = self.nid("p")
@@ -131,6 +170,10 @@ class Mock:
         elif word == "reasoning":
             self.write(*self.text("Let me think about this step by step.", kind="reasoning"))
             self.write(*self.text("Thought it through: the answer is 42."))
+        elif word == "history":
+            self.write(*self.text("History: " + " | ".join(self.history)))
+        elif word == "settings":
+            self.write(*self.text(" ".join(f"{k}={v}" for k, v in self.settings.items())))
         elif word == "error":
             self.write({"t": "error", "message": rest or "the mock agent was asked to fail", "code": "mock_error"})
             stop = "error"
@@ -185,8 +228,19 @@ class Mock:
                 self.write({"t": "error", "message": "a turn is already running", "code": "busy"})
                 return
             self.turn_id = msg["turn"]
+            self.history.append(msg.get("text", ""))
+            self.save()
             self.turn = self.run_turn(msg.get("text", ""), msg.get("images", 0), msg.get("files", 0))
             self.step()
+        elif kind == "steer":
+            if self.turn is None:
+                self.write({"t": "error", "message": "no turn to steer", "code": "no_turn"})
+                return
+            self.history.append(msg.get("text", ""))
+            self.save()
+            self.write(*self.text(f"Steered: {msg.get('text', '')}"))
+        elif kind == "configure":
+            self.settings.update({k: v for k, v in msg.items() if k in self.settings and v})
         elif kind == "interrupt":
             if self.turn is not None:
                 self.turn.close()
@@ -197,7 +251,7 @@ class Mock:
                 self.step(msg)
 
     def main(self) -> None:
-        self.write({"t": "ready", "session": os.environ.get("MOCK_RESUME") or f"mock-{os.getpid()}"})
+        self.write({"t": "ready", "session": self.session})
         self.flush()
         sel = selectors.DefaultSelector()
         sel.register(0, selectors.EVENT_READ)
