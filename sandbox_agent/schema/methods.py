@@ -10,6 +10,7 @@ from .agents import AgentInfo
 from .content import InputPart, TextPart
 from .control import Delivery
 from .events import QuestionData, SessionEndedData, StopReason
+from .usage import UsageTotals
 
 PermissionMode = Literal["default", "plan", "accept_edits", "bypass"]
 SessionStatus = Literal["idle", "running", "awaiting_input", "ended"]
@@ -123,6 +124,7 @@ class SessionInfo(_Result):
     pending_permissions: list[PendingPermission] = Field(default_factory=list)
     pending_questions: list[QuestionData] = Field(default_factory=list)
     ended: SessionEndedData | None = None
+    usage: UsageTotals = Field(default_factory=UsageTotals, description="token and cost totals of its turns")
 
 
 class SessionIdParams(_Params):

@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from ..ops.stats import STATS
+
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -94,6 +96,7 @@ class Journal:
         if not self._rows and not self._records:
             return
         rows, records, callbacks = self._rows, self._records, self._callbacks
+        started = time.perf_counter()
         try:
             self._db.execute("BEGIN")
             if records:
@@ -123,6 +126,7 @@ class Journal:
             log.warning("journal writes recovered")
         self.error = None
         self.commits += 1
+        STATS.journal_committed(time.perf_counter() - started, len(rows))
         self._last_commit = asyncio.get_running_loop().time()
         self._rows, self._records, self._callbacks = [], {}, {}
         for on_commit, seq in callbacks.values():

@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 
+from ..ops.stats import STATS
 from .event_log import EventLog
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,12 @@ class Subscription:
             while True:
                 if self._overflow:
                     reason = "overflow"
+                    STATS.overflowed()
                     break
                 batch = self.log.read(self.cursor, PAGE)
                 if batch:
                     await self._deliver(self.id, batch)
+                    STATS.delivered(len(batch))
                     self.cursor += len(batch)
                     continue
                 if self._is_final() and self.cursor >= self.log.last_seq:
