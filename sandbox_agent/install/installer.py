@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ..ops.stats import STATS
 from ..rpc.errors import AppError
 from ..schema.errors import ErrorKind
 from .catalog import CATALOG, AgentPackage
@@ -134,7 +135,13 @@ class Installer:
                 if not reinstall and (done := self.installed(agent, version)):  # another process finished it
                     report("installed", done.size_bytes, done.size_bytes)
                     return done
-                return await self._install(spec, version, report)
+                started, outcome = time.monotonic(), "error"
+                try:
+                    installed = await self._install(spec, version, report)
+                    outcome = "ok"
+                    return installed
+                finally:
+                    STATS.install_finished(agent, time.monotonic() - started, outcome)
 
     async def _install(self, spec: AgentPackage, version: str, report: Progress) -> InstalledAgent:
         final = self.root / spec.agent / version
