@@ -58,7 +58,7 @@ def _check_source(source: Path) -> None:
 def _project_wheel(source: Path, work: Path) -> Path:
     """The project itself as a wheel (pure Python), the one input both packagers share."""
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(work), str(source)], "building the wheel")
-    wheels = sorted(work.glob("sandbox_agent-*.whl"))
+    wheels = sorted(work.glob("sandbox_agent_py-*.whl"))
     if not wheels:
         raise BundleError(f"no wheel was built from {source}")
     return wheels[-1]
