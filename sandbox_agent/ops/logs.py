@@ -43,6 +43,14 @@ def bind_session(session_id: str | None, turn_id: str | None = None) -> None:
     turn_id_var.set(turn_id)
 
 
+def bind_params(params: Any) -> None:
+    """Called by the dispatcher for every call: its session id for the logs, its env values as secrets."""
+    session_id_var.set(getattr(params, "session_id", None))
+    env = getattr(params, "env", None)
+    if env:
+        REDACTOR.register_env(env)
+
+
 def set_turn_lookup(lookup: Callable[[str], str | None] | None) -> None:
     """session_id -> the turn running now; lets logs from agent readers carry the turn id."""
     global _turn_lookup

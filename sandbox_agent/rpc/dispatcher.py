@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from ..ops.logs import bind_params
 from .errors import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -135,4 +136,5 @@ class Dispatcher(Generic[C]):
             parsed = method.params.model_validate(params)
         except ValidationError as exc:
             raise RpcError(INVALID_PARAMS, "Invalid params", {"errors": _validation_details(exc)}) from None
+        bind_params(parsed)  # this call's logs carry its session id; secrets in its env are never logged
         return await method.handler(parsed, ctx)

@@ -18,6 +18,7 @@ from typing import Any
 from .. import __version__
 from ..agents.registry import AgentRegistry, default_registry
 from ..fs import FsRoots
+from ..ops.logs import set_turn_lookup
 from ..processes import ProcessLimits, ProcessManager
 from ..sessions.journal import Journal
 from ..sessions.manager import SessionManager
@@ -82,6 +83,7 @@ class Daemon:
             self.journal = Journal(self.state_dir / "journal.sqlite3")
         agent_state = None if self.ephemeral else self.state_dir / "agents"
         self.manager = SessionManager(self.registry.get, self.journal, agent_state, self.hitl_timeout_s)
+        set_turn_lookup(self._running_turn)  # logs about a session also name its running turn
         restored = self.manager.restore()
         if restored:
             log.info("restored %d sessions from %s", restored, self.state_dir)
@@ -100,6 +102,10 @@ class Daemon:
             self.state_dir,
             {"pid": os.getpid(), "version": __version__, "started_at": self.started_at, **self.address},
         )
+
+    def _running_turn(self, session_id: str) -> str | None:
+        session = self.manager.sessions.get(session_id) if self.manager is not None else None
+        return session.current_turn if session is not None else None
 
     @property
     def sessions(self) -> SessionManager:
