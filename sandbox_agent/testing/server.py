@@ -1,4 +1,4 @@
-"""The fake model provider: one loopback server for Anthropic, OpenAI Responses and Chat Completions, plus
+"""The fake model provider: one loopback server for Anthropic, OpenAI Responses, Chat Completions and Gemini, plus
 the few Amp service stubs its JS build needs. Scripted, deterministic, no keys, no network.
 
     async with FakeLLM([Reply(tool="Bash", input={"command": "echo hi"}), Reply(text="done")]) as fake:
@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import anthropic_api, openai_chat, openai_responses
+from . import anthropic_api, gemini_api, openai_chat, openai_responses
 from .script import Reply, ScriptQueue
 from .sse import paced
 
@@ -89,6 +89,26 @@ def build_app(queue: ScriptQueue) -> Starlette:
             paced(reply or Reply(), openai_chat.stream(msg, model, cid)), media_type="text/event-stream"
         )
 
+    async def gemini(request: Request) -> Response:
+        body = await read(request)
+        target = request.path_params["target"]  # "<model>:<method>"
+        model, _, method = target.rpartition(":")
+        if method == "countTokens":
+            return JSONResponse({"totalTokens": max(1, len(orjson.dumps(body.get("contents", []))) // 4)})
+        if method not in ("generateContent", "streamGenerateContent"):
+            return JSONResponse({"error": {"code": 404, "message": f"no method {method}", "status": "NOT_FOUND"}}, 404)
+        main = gemini_api.is_main(body)
+        _, reply = take("gemini", request, {**body, "model": model}, main)
+        if reply is not None and reply.error is not None:
+            return _error(reply, gemini_api.error_body(reply))
+        parts = gemini_api.parts_for(reply, body, queue) if reply else gemini_api.side_parts(body)
+        rid = queue.next_id("gemini_resp_")
+        if method == "generateContent":
+            return JSONResponse(gemini_api.response(parts, model, rid))
+        return StreamingResponse(
+            paced(reply or Reply(), gemini_api.stream(parts, model, rid)), media_type="text/event-stream"
+        )
+
     async def amp_internal(request: Request) -> Response:
         method = next(iter(request.query_params.keys()), "")
         body = await read(request)
@@ -132,6 +152,8 @@ def build_app(queue: ScriptQueue) -> Starlette:
         Route("/chat/completions", chat, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/api/internal", amp_internal, methods=["POST", "GET"]),
+        Route("/v1beta/models/{target}", gemini, methods=["POST"]),
+        Route("/v1/models/{target}", gemini, methods=["POST"]),
         Route("/_fake/script", control_script, methods=["POST"]),
         Route("/_fake/enqueue", control_script, methods=["POST"]),
         Route("/_fake/reset", control_script, methods=["POST"]),
