@@ -32,12 +32,15 @@ class AgentRegistry:
 def default_registry(install_root: Path | None = None) -> AgentRegistry:
     from ..install.catalog import CATALOG
     from ..install.installer import Installer
+    from .acp import drivers_from_env
     from .amp import AmpDriver
     from .claude import ClaudeDriver
     from .codex import CodexDriver
+    from .gemini import GeminiDriver
     from .mock import MockDriver
     from .npm_agent import NpmAgentDriver
     from .opencode import OpenCodeDriver
+    from .pi import PiDriver
 
     installer = Installer(install_root)
     adapters: dict[str, AgentDriver] = {
@@ -45,5 +48,8 @@ def default_registry(install_root: Path | None = None) -> AgentRegistry:
         "codex": CodexDriver(installer),
         "opencode": OpenCodeDriver(installer),
         "amp": AmpDriver(installer),
+        "gemini": GeminiDriver(installer),
+        "pi": PiDriver(installer),
     }
-    return AgentRegistry([MockDriver(), *(adapters.get(a) or NpmAgentDriver(a, installer) for a in CATALOG)])
+    npm = [adapters.get(a) or NpmAgentDriver(a, installer) for a in CATALOG]
+    return AgentRegistry([MockDriver(), *npm, *drivers_from_env()])

@@ -75,6 +75,17 @@ def _amp(prefix: Path) -> list[str] | None:
     return [node, str(main)] if main.is_file() and node else None
 
 
+def _node_script(relative: str) -> Callable[[Path], list[str] | None]:
+    """An agent that is a Node script (ACP agents): run it with the `node` on PATH."""
+
+    def resolve(prefix: Path) -> list[str] | None:
+        main = prefix / "node_modules" / relative
+        node = shutil.which("node")
+        return [node, str(main)] if main.is_file() and node else None
+
+    return resolve
+
+
 @dataclass(frozen=True)
 class AgentPackage:
     agent: str
@@ -83,6 +94,7 @@ class AgentPackage:
     version: str
     resolve: Callable[[Path], list[str] | None]
     version_args: tuple[str, ...] = ("--version",)
+    extra: tuple[str, ...] = ()  # more pinned `package@version`s installed beside it (an ACP bridge)
 
 
 CATALOG: dict[str, AgentPackage] = {
@@ -92,5 +104,20 @@ CATALOG: dict[str, AgentPackage] = {
         AgentPackage("codex", "Codex", "@openai/codex", "0.169.0", _codex),
         AgentPackage("opencode", "OpenCode", "opencode-ai", "1.18.33", _opencode),
         AgentPackage("amp", "Amp", "@sourcegraph/amp", "0.0.1767830505-ga62310", _amp),
+        # ACP agents. Gemini CLI speaks ACP itself (`--acp`). pi does not: `pi-acp` bridges it (`pi --mode rpc`);
+        # pi-acp 0.0.34 waits forever on pi 0.73.1 (it asks `get_available_thinking_levels`, which 0.73.1 answers
+        # without an id), and pi releases that pi-acp 0.0.34 needs (>= 0.81, @earendil-works) need Node 22.
+        AgentPackage(
+            "gemini", "Gemini CLI", "@google/gemini-cli", "0.61.0", _node_script("@google/gemini-cli/bundle/gemini.js")
+        ),
+        AgentPackage(
+            "pi",
+            "pi",
+            "@mariozechner/pi-coding-agent",
+            "0.73.1",
+            _node_script("pi-acp/dist/index.js"),
+            version_args=(),
+            extra=("pi-acp@0.0.24",),
+        ),
     ]
 }

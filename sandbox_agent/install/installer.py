@@ -153,7 +153,7 @@ class Installer:
         try:
             self.npm_runs += 1
             log.info("installing %s@%s into %s", spec.package, version, final)
-            await npm_install(spec.package, version, partial)
+            await npm_install(spec.package, version, partial, extra=spec.extra)
             watcher.cancel()
             command = spec.resolve(partial)
             if command is None:

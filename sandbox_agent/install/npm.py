@@ -55,7 +55,9 @@ def classify(package: str, version: str, output: str) -> AppError:
     return AppError(ErrorKind.INSTALL_FAILED, f"npm could not install {package}@{version}", npm=detail)
 
 
-async def npm_install(package: str, version: str, prefix: Path, env: dict[str, str] | None = None) -> str:
+async def npm_install(
+    package: str, version: str, prefix: Path, env: dict[str, str] | None = None, extra: tuple[str, ...] = ()
+) -> str:
     """Install package@version into prefix; returns npm's output or raises a classified AppError."""
     npm, _ = find_npm()
     prefix.mkdir(parents=True, exist_ok=True)
@@ -74,6 +76,7 @@ async def npm_install(package: str, version: str, prefix: Path, env: dict[str, s
         "--fetch-retry-mintimeout=2000",
         "--fetch-retry-maxtimeout=10000",
         f"{package}@{version}",
+        *extra,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, **(env or {})},
