@@ -54,7 +54,10 @@ class Daemon:
         listen_socket: bool = True,
         fs_roots: list[str] | None = None,
         process_limits: ProcessLimits | None = None,
+        store_url: str | None = None,
     ) -> None:
+        self.store_url = store_url  # PostgreSQL: the journal's rows are shipped there by a thread (store/)
+        self.shipper: Any = None
         self.registry = registry or default_registry()
         # Files, processes, terminals: roots default to the working dir plus each session's cwd.
         self.fs_roots = FsRoots(fs_roots) if fs_roots else FsRoots([os.getcwd()], self._session_cwds)
@@ -81,6 +84,13 @@ class Daemon:
             self._lock = StateDirLock(self.state_dir)
             self._lock.acquire()  # raises StateDirOwned before the journal is touched
             self.journal = Journal(self.state_dir / "journal.sqlite3")
+            if self.store_url:
+                from ..store.shipper import Shipper
+
+                self.shipper = Shipper(self.store_url, self.state_dir / "journal.sqlite3")
+                self.shipper.start()
+        elif self.store_url:
+            log.warning("--store is ignored by an ephemeral daemon: it keeps no journal to ship")
         agent_state = None if self.ephemeral else self.state_dir / "agents"
         self.manager = SessionManager(self.registry.get, self.journal, agent_state, self.hitl_timeout_s)
         set_turn_lookup(self._running_turn)  # logs about a session also name its running turn
@@ -120,6 +130,9 @@ class Daemon:
             return "ephemeral"
         return "ok" if self.journal.error is None else f"degraded: {self.journal.error}"
 
+    def store_status(self) -> dict[str, Any] | None:
+        return None if self.shipper is None else self.shipper.status()
+
     # clients and idleness (for daemons that exit when nobody needs them)
 
     def client_attached(self) -> None:
@@ -154,6 +167,8 @@ class Daemon:
             self._socket = None
         if self.manager is not None:
             await self.manager.shutdown()
+        if self.shipper is not None:
+            await asyncio.to_thread(self.shipper.stop)  # ships what the journal holds for a few seconds more
         await self.processes.shutdown()
         await self.terminals.shutdown()
         await self.registry.aclose()
