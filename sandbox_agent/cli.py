@@ -263,6 +263,22 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from .ops.status import StatusError, fetch, render
+
+    token = args.token or os.environ.get("SANDBOX_AGENT_TOKEN")
+    try:
+        status = fetch(None if args.endpoint else _state_dir(args), args.endpoint, token)
+    except StatusError as exc:
+        if args.json:
+            print(json.dumps({"running": False, "error": str(exc)}))
+        else:
+            print(f"sandbox-agent: {exc}", file=sys.stderr)
+        return 3  # as `daemon status` does when nothing runs
+    print(json.dumps({"running": True, **status}, indent=2) if args.json else render(status))
+    return 0
+
+
 def cmd_agents(args: argparse.Namespace) -> int:
     if args.endpoint:
         agents = _post(args.endpoint, args.token or os.environ.get("SANDBOX_AGENT_TOKEN"), "agents/list", {})["agents"]
@@ -496,6 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=20.0, help="stop: seconds before SIGKILL")
     p.add_argument("--json", action="store_true", help="status: as JSON")
     p.set_defaults(fn=cmd_daemon)
+
+    p = sub.add_parser("status", help="a running daemon on one screen: sessions, agents, pending requests, lag")
+    p.add_argument("--state-dir", help="the daemon that owns this state dir (default $XDG_STATE_HOME/sandbox-agent)")
+    _endpoint_flags(p, required=False)
+    p.add_argument("--json", action="store_true", help="the full status as JSON, for machines")
+    p.set_defaults(fn=cmd_status)
 
     p = sub.add_parser("agents", help="list agents with install state and coverage")
     _endpoint_flags(p, required=False)

@@ -18,7 +18,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from .. import __version__
-from .stats import STATS, Histogram, Stats
+from .stats import STATS, Histogram, Stats, store_lag
 
 P = "sandbox_agent_"
 TOKEN_KINDS = ("input", "output", "cached_input", "reasoning")  # the order of Stats.usage sums
@@ -134,23 +134,6 @@ class DaemonCollector(Collector):
         lag_value = store_lag(daemon)
         if lag_value is not None:
             yield GaugeMetricFamily(P + "store_outbox_lag_events", "Events not yet shipped to the store", lag_value)
-
-
-def store_lag(daemon: Any) -> int | None:
-    """Events waiting in the outbox for the store, when a store is set and says how far behind it is."""
-    store = getattr(daemon, "store", None)
-    if store is None:
-        return None
-    for name in ("outbox_lag", "lag", "pending"):
-        value = getattr(store, name, None)
-        if callable(value):
-            try:
-                value = value()
-            except Exception:
-                return None
-        if isinstance(value, int):
-            return value
-    return None
 
 
 def registry_for(daemon: Any) -> CollectorRegistry:

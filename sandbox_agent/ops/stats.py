@@ -131,6 +131,12 @@ class Stats:
             kind, t0 = opened
             _hist(self.hitl_wait_seconds, (kind, outcome), WAIT_BUCKETS).observe(time.monotonic() - t0)
 
+    def oldest_open_request_s(self) -> float | None:
+        """Seconds the longest-waiting open permission or question has waited (None: none open)."""
+        if not self._hitl_open:
+            return None
+        return time.monotonic() - min(t0 for _, t0 in self._hitl_open.values())
+
     # agent processes and installs
 
     def agent_started(self, agent: str, resumed: bool) -> None:
@@ -145,6 +151,23 @@ class Stats:
     def install_finished(self, agent: str, seconds: float, outcome: str) -> None:
         if self.enabled:
             _hist(self.install_seconds, (agent, outcome), INSTALL_BUCKETS).observe(seconds)
+
+
+def store_lag(daemon: Any) -> int | None:
+    """Events waiting in the outbox for the store, when a store is set and says how far behind it is."""
+    store = getattr(daemon, "store", None)
+    if store is None:
+        return None
+    for name in ("outbox_lag", "lag", "pending"):
+        value = getattr(store, name, None)
+        if callable(value):
+            try:
+                value = value()
+            except Exception:
+                return None
+        if isinstance(value, int):
+            return value
+    return None
 
 
 STATS = Stats()

@@ -1,8 +1,11 @@
-"""Operations methods on the API: `sessions/usage` (token and cost totals across sessions)."""
+"""Operations methods on the API: `sessions/usage` (token and cost totals across sessions), `ops/status`."""
 
 from __future__ import annotations
 
+from ..ops.status import collect
 from ..ops.usage import aggregate
+from ..schema.methods import EmptyParams
+from ..schema.ops import StatusResult
 from ..schema.usage import UsageParams, UsageResult
 from .api import api
 from .client_context import ClientContext
@@ -21,3 +24,8 @@ async def sessions_usage(p: UsageParams, ctx: ClientContext) -> UsageResult:
     else:
         sessions = manager.list()
     return aggregate(sessions, p)
+
+
+@api.method("ops/status", EmptyParams, StatusResult, "The daemon on one screen: sessions, agents, pending, lag.")
+async def ops_status(p: EmptyParams, ctx: ClientContext) -> StatusResult:
+    return collect(ctx.daemon)
