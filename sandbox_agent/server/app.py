@@ -36,6 +36,14 @@ def _json(data: bytes, status: int = 200) -> Response:
     return Response(data, status_code=status, media_type="application/json")
 
 
+def _store_health(daemon: Daemon) -> dict[str, Any]:
+    """Only state and lag: /v1/health answers without a token, so no error text or ids."""
+    status = daemon.store_status()
+    if status is None:
+        return {}
+    return {"store": {k: status[k] for k in ("state", "lag_rows", "lag_seconds")}}
+
+
 def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None = None) -> Any:
     async def health(request: Request) -> Response:
         started = daemon.manager is not None
@@ -45,6 +53,7 @@ def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None 
                 "version": __version__,
                 "sessions": len(daemon.sessions.sessions) if started else 0,
                 "journal": daemon.journal_status(),
+                **_store_health(daemon),
             }
         )
 
