@@ -240,8 +240,13 @@ def upload_tar(roots: FsRoots, path: str, archive: bytes) -> FsUploadResult:
         try:
             members = tar.getmembers()
             checked = [tarfile.data_filter(m, dest) for m in members]
-        except (tarfile.AbsolutePathError, tarfile.OutsideDestinationError, tarfile.LinkOutsideDestinationError) as e:
-            raise outside(path, f"the archive member escapes the destination ({e})") from None
+        except (
+            tarfile.AbsolutePathError,
+            tarfile.AbsoluteLinkError,
+            tarfile.OutsideDestinationError,
+            tarfile.LinkOutsideDestinationError,
+        ) as exc:
+            raise outside(path, f"an archive member escapes the destination ({exc})") from None
         except tarfile.FilterError as exc:
             raise AppError(ErrorKind.FS_ERROR, f"unsafe archive member: {exc}", path=path) from None
         except (tarfile.TarError, EOFError) as exc:
