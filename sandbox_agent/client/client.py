@@ -13,9 +13,11 @@ from typing import Any
 
 from ..rpc.connection import Connection, ConnectionClosed
 from ..schema.agents import AgentInfo
+from ..schema.control import ConfigureResult, Delivery, DequeueResult, QueuedMessage, QueueResult
 from ..schema.events import UniversalEvent, universal_event_adapter
 from ..schema.methods import (
     AgentInstallResult,
+    ForkResult,
     InitializeResult,
     InterruptResult,
     PromptResult,
@@ -312,16 +314,48 @@ class Session:
         key = "message" if isinstance(message, str) else "content"
         return {"session_id": self.id, key: message}
 
-    async def send(self, message: str | list[dict[str, Any]]) -> str:
-        """Start a turn; returns its turn id at once."""
-        return SendMessageResult.model_validate(
-            await self.client.call("sessions/send_message", self._body(message))
-        ).turn_id
+    async def send(self, message: str | list[dict[str, Any]], delivery: Delivery = "reject") -> str:
+        """Start a turn; returns its turn id at once. While a turn runs, `delivery` says what happens: reject
+        (session_busy), queue (runs next) or steer (into the running turn, else interrupt and send)."""
+        return (await self.deliver(message, delivery)).turn_id
 
-    async def prompt(self, message: str | list[dict[str, Any]], timeout: float | None = None) -> PromptResult:
+    async def deliver(self, message: str | list[dict[str, Any]], delivery: Delivery = "reject") -> SendMessageResult:
+        """Like send, with the whole result: message id, outcome (started, queued, steered), queue position."""
+        params = {**self._body(message), "delivery": delivery}
+        return SendMessageResult.model_validate(await self.client.call("sessions/send_message", params))
+
+    async def prompt(
+        self, message: str | list[dict[str, Any]], timeout: float | None = None, delivery: Delivery = "reject"
+    ) -> PromptResult:
         """Run a turn to its end and return the final assistant text."""
-        params = {**self._body(message), "timeout": timeout}
+        params = {**self._body(message), "timeout": timeout, "delivery": delivery}
         return PromptResult.model_validate(await self.client.call("sessions/prompt", params))
+
+    async def queue(self) -> list[QueuedMessage]:
+        """Messages waiting for the running turn to end, in the order they will run."""
+        result = await self.client.call("sessions/queue", {"session_id": self.id})
+        return QueueResult.model_validate(result).messages
+
+    async def dequeue(self, message_id: str) -> QueuedMessage:
+        result = await self.client.call("sessions/dequeue", {"session_id": self.id, "message_id": message_id})
+        return DequeueResult.model_validate(result).removed
+
+    async def configure(
+        self, model: str | None = None, agent_mode: str | None = None, permission_mode: str | None = None
+    ) -> ConfigureResult:
+        """Change the model, agent mode or permission mode for the next turn."""
+        params = {"session_id": self.id, "model": model, "agent_mode": agent_mode, "permission_mode": permission_mode}
+        result = await self.client.call("sessions/configure", {k: v for k, v in params.items() if v is not None})
+        return ConfigureResult.model_validate(result)
+
+    async def fork(
+        self, at_sequence: int | None = None, new_session_id: str | None = None, env: dict[str, str] | None = None
+    ) -> Session:
+        """A new session with this one's history up to a turn boundary (default: the last turn that ended)."""
+        params = {"session_id": self.id, "at_sequence": at_sequence, "new_session_id": new_session_id, "env": env}
+        result = await self.client.call("sessions/fork", {k: v for k, v in params.items() if v is not None})
+        info = ForkResult.model_validate(result)
+        return Session(self.client, info.session_id, info)
 
     def events(self, offset: int = 0) -> AsyncIterator[UniversalEvent]:
         return self.client.events(self.id, offset)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .content import InputPart
 
@@ -103,6 +103,12 @@ class ConfigureParams(_Params):
     model: str | None = Field(default=None, min_length=1, max_length=200)
     agent_mode: str | None = Field(default=None, min_length=1, max_length=100)
     permission_mode: ControlPermissionMode | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ConfigureParams:
+        if self.model is None and self.agent_mode is None and self.permission_mode is None:
+            raise ValueError("give at least one of 'model', 'agent_mode', 'permission_mode'")
+        return self
 
 
 class ConfigureResult(_Result):

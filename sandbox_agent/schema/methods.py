@@ -247,3 +247,11 @@ class InstallProgressNotification(BaseModel):
     bytes: int | None = None
     total: int | None = None
     message: str | None = None
+
+
+class ForkResult(SessionInfo):
+    """sessions/fork: the new session, where it was cut, and how (native fork, or replay in its first message)."""
+
+    forked_from: str
+    at_sequence: int
+    fork: Literal["native", "replay"]

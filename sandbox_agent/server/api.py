@@ -114,16 +114,12 @@ async def sessions_get(p: SessionIdParams, ctx: ClientContext) -> SessionInfo:
 
 @api.method("sessions/send_message", SendMessageParams, SendMessageResult, "Send a user message; returns at once.")
 async def sessions_send_message(p: SendMessageParams, ctx: ClientContext) -> SendMessageResult:
-    waiter = await ctx.daemon.sessions.get(p.session_id).send_message(p.parts())
-    return SendMessageResult(turn_id=waiter.turn_id)
+    return await api_control.send_message(ctx, p)  # delivery: reject (default), queue or steer
 
 
 @api.method("sessions/prompt", PromptParams, PromptResult, "Send a user message and wait for the turn to end.")
 async def sessions_prompt(p: PromptParams, ctx: ClientContext) -> PromptResult:
-    session = ctx.daemon.sessions.get(p.session_id)
-    waiter = await session.send_message(p.parts())
-    stop_reason = await session.wait_turn(waiter, p.timeout)
-    return PromptResult(turn_id=waiter.turn_id, stop_reason=stop_reason, text="".join(waiter.texts))
+    return await api_control.prompt(ctx, p)
 
 
 @api.method("sessions/events", EventsParams, EventsResult, "Read stored events with sequence > offset.")
@@ -222,4 +218,4 @@ def openrpc_document() -> dict[str, Any]:
     return _openrpc
 
 
-from . import api_fs, api_ops, api_processes, api_terminals  # noqa: E402,F401
+from . import api_control, api_fs, api_ops, api_processes, api_terminals  # noqa: E402,F401

@@ -8,15 +8,17 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from ..agents.base import AgentDriver, SessionConfig
+from ..agents.base import AgentDriver, ForkPoint, SessionConfig
 from ..rpc.errors import AppError
 from ..schema.errors import ErrorKind
 from ..schema.events import SessionEndedData
 from ..schema.methods import SessionCreateParams
 from .clock import new_id, now_rfc3339
+from .control import control_of
 from .event_log import EventLog
 from .journal import Journal
 from .record import SessionRecord
@@ -87,7 +89,10 @@ class SessionManager:
     def list(self) -> list[Session]:
         return list(self.sessions.values())
 
-    async def create(self, params: SessionCreateParams) -> Session:
+    async def create(
+        self, params: SessionCreateParams, fork: ForkPoint | None = None, started: dict[str, Any] | None = None
+    ) -> Session:
+        """A new session; `fork` starts it as a native fork, `started` adds to its session.started (control.py)."""
         driver = self._driver(params.agent)
         session_id = params.session_id or new_id("ses_")
         if session_id in self.sessions or session_id in self._creating:
@@ -119,12 +124,14 @@ class SessionManager:
             mcp_servers=list(params.mcp_servers or []),
             include_raw=params.include_raw,
             state_dir=self.agent_state / session_id,
+            fork=fork,
         )
         self._env[session_id] = dict(params.env or {})
         self._creating.add(session_id)
         try:
             session = Session(record, EventLog(session_id, self.journal), self.journal, self.hitl_timeout_s)
             session._settled.clear()
+            session.started_extra = dict(started or {})
             session.persist()
             self.sessions[session_id] = session
             self._enable_auto_resume(session)
@@ -177,7 +184,15 @@ class SessionManager:
         self._changed(session_id)
         return session
 
+    def driver(self, agent: str) -> AgentDriver:
+        return self._driver(agent)
+
+    def env(self, session_id: str) -> dict[str, str]:
+        """The session's env as given at create or resume (in memory only)."""
+        return dict(self._env.get(session_id, {}))
+
     async def _start(self, session: Session, driver: AgentDriver, config: SessionConfig) -> None:
+        control_of(session, driver)  # the message queue runs once the agent is up
         try:
             await driver.prepare(lambda phase, done, total: None)
             await session.start(driver.open_session(config, session))
