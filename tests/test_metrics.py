@@ -1,0 +1,185 @@
+"""`GET /v1/metrics` of a real server, parsed with prometheus-client's own parser, checked against the journal."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sandbox_agent.install import Installer
+from sandbox_agent.testing import FakeLLM
+
+from .conftest import ServerProcess
+
+
+def scrape(server: ServerProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample as {(name, sorted labels): value}."""
+    reply = httpx.get(server.url + "/v1/metrics", headers=server.headers(), timeout=10)
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"].startswith("text/plain")
+    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(reply.text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def value(samples: dict[Any, float], name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def total(samples: dict[Any, float], name: str, **labels: str) -> float:
+    """Sum over every label set that includes `labels`."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
+
+
+def journal_events(state: Path) -> list[dict[str, Any]]:
+    db = sqlite3.connect(f"file:{state / 'journal.sqlite3'}?mode=ro", uri=True)
+    try:
+        return [orjson.loads(body) for (body,) in db.execute("SELECT body FROM events ORDER BY id")]
+    finally:
+        db.close()
+
+
+def ok(reply: dict[str, Any]) -> Any:
+    assert "error" not in reply, reply
+    return reply["result"]
+
+
+def wait_for(server: ServerProcess, session_id: str, status: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = ok(server.rpc("sessions/get", {"session_id": session_id}))
+        if info["status"] == status:
+            return info
+        time.sleep(0.05)
+    raise AssertionError(f"{session_id} never became {status}")
+
+
+def test_no_metrics_without_the_token(server: ServerProcess) -> None:
+    assert httpx.get(server.url + "/v1/metrics", timeout=10).status_code == 401
+    wrong = {"authorization": "Bearer not-the-token"}
+    assert httpx.get(server.url + "/v1/metrics", headers=wrong, timeout=10).status_code == 401
+    assert httpx.get(server.url + "/v1/health", timeout=10).status_code == 200
+    assert value(scrape(server), "sandbox_agent_info", version=ok(server.rpc("initialize"))["server_info"]["version"])
+
+
+def test_metrics_off_means_no_endpoint(server_factory, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SANDBOX_AGENT_METRICS", "off")
+    server = server_factory()
+    reply = httpx.get(server.url + "/v1/metrics", headers=server.headers(), timeout=10)
+    assert reply.status_code == 404 and "SANDBOX_AGENT_METRICS" in reply.text
+
+
+def test_counters_match_the_journal_after_a_mock_workload(server: ServerProcess) -> None:
+    sessions = ["plain", "tools", "hitl", "crashy", "streamed"]
+    for sid in sessions:
+        ok(server.rpc("sessions/create", {"agent": "mock", "session_id": sid}))
+    for message in ("hello", "tool find it", "file notes.md", "command ls", "everything", "error boom"):
+        ok(server.rpc("sessions/prompt", {"session_id": "tools", "message": message, "timeout": 30}))
+    for n in range(5):
+        ok(server.rpc("sessions/prompt", {"session_id": "plain", "message": f"hi {n}", "timeout": 30}))
+    # a permission answered, a question rejected: two waits in the HITL histogram
+    ok(server.rpc("sessions/send_message", {"session_id": "hitl", "message": "permission notes.md"}))
+    info = wait_for(server, "hitl", "awaiting_input")
+    scraped = scrape(server)
+    assert value(scraped, "sandbox_agent_hitl_pending", kind="permission") == 1
+    assert value(scraped, "sandbox_agent_sessions", agent="mock", status="awaiting_input") == 1
+    permission = info["pending_permissions"][0]["permission_id"]
+    ok(server.rpc("permissions/reply", {"session_id": "hitl", "permission_id": permission, "reply": "once"}))
+    wait_for(server, "hitl", "idle")
+    ok(server.rpc("sessions/send_message", {"session_id": "hitl", "message": "question colour?"}))
+    info = wait_for(server, "hitl", "awaiting_input")
+    question = info["pending_questions"][0]["question_id"]
+    ok(server.rpc("questions/reject", {"session_id": "hitl", "question_id": question}))
+    wait_for(server, "hitl", "idle")
+    # an agent that dies mid-turn
+    ok(server.rpc("sessions/send_message", {"session_id": "crashy", "message": "crash"}))
+    wait_for(server, "crashy", "ended")
+    # one subscriber reads a whole transcript over SSE (replay, then the stream closes at session.ended)
+    ok(server.rpc("sessions/prompt", {"session_id": "streamed", "message": "reasoning", "timeout": 30}))
+    ok(server.rpc("sessions/terminate", {"session_id": "streamed"}))
+    sse = httpx.get(server.url + "/v1/sessions/streamed/events/sse?offset=0", headers=server.headers(), timeout=30)
+    streamed = sum(1 for line in sse.text.splitlines() if line.startswith("id: "))
+
+    scraped = scrape(server)
+    events = journal_events(server.state_dir)
+    types = Counter(e["type"] for e in events)
+    listed = ok(server.rpc("sessions/list"))
+
+    assert streamed == sum(1 for e in events if e["session_id"] == "streamed") > 5
+    assert value(scraped, "sandbox_agent_events_delivered_total") == streamed
+    assert value(scraped, "sandbox_agent_journal_events_total") == len(events)
+    assert value(scraped, "sandbox_agent_session_events", agent="mock") == len(events)
+    assert sum(s["event_count"] for s in listed) == len(events)
+    assert value(scraped, "sandbox_agent_journal_commit_seconds_count") >= 1
+    by_status = Counter(s["status"] for s in listed)
+    for status, n in by_status.items():
+        assert value(scraped, "sandbox_agent_sessions", agent="mock", status=status) == n
+    assert total(scraped, "sandbox_agent_sessions") == len(sessions)
+
+    assert value(scraped, "sandbox_agent_turns_started_total", agent="mock") == types["turn.started"]
+    reasons = Counter(e["data"].get("stop_reason", "none") for e in events if e["type"] == "turn.ended")
+    assert reasons["error"] >= 2  # the scripted error and the crash
+    for reason, n in reasons.items():
+        assert value(scraped, "sandbox_agent_turns_ended_total", agent="mock", stop_reason=reason) == n
+    assert value(scraped, "sandbox_agent_turn_duration_seconds_count", agent="mock") == types["turn.ended"]
+    assert value(scraped, "sandbox_agent_turn_duration_seconds_bucket", agent="mock", le="+Inf") == types["turn.ended"]
+
+    assert value(scraped, "sandbox_agent_hitl_requests_total", kind="permission") == types["permission.requested"] == 1
+    assert value(scraped, "sandbox_agent_hitl_requests_total", kind="question") == types["question.requested"] == 1
+    assert value(scraped, "sandbox_agent_hitl_wait_seconds_count", kind="permission", outcome="accept") == 1
+    assert value(scraped, "sandbox_agent_hitl_wait_seconds_count", kind="question", outcome="rejected") == 1
+    assert total(scraped, "sandbox_agent_hitl_pending") == 0
+
+    assert value(scraped, "sandbox_agent_agent_starts_total", agent="mock", resumed="false") == len(sessions)
+    assert value(scraped, "sandbox_agent_agent_crashes_total", agent="mock") == 1
+    ended = [e["data"] for e in events if e["type"] == "session.ended"]
+    assert sum(1 for d in ended if d["reason"] == "error" and d["terminated_by"] == "agent") == 1
+    assert value(scraped, "sandbox_agent_process_resident_memory_bytes") > 0
+
+
+@pytest.mark.real_agent
+def test_tokens_and_cost_of_a_real_claude_turn(server: ServerProcess, tmp_path: Path) -> None:
+    import asyncio
+
+    asyncio.run(Installer().install("claude"))
+
+    async def run() -> None:
+        async with FakeLLM([{"text": "first"}, {"text": "second"}]) as fake:
+            env = {"ANTHROPIC_BASE_URL": fake.url, "ANTHROPIC_API_KEY": "sk-fake-metrics-test"}
+            params = {"agent": "claude", "session_id": "c1", "cwd": str(tmp_path), "env": env}
+            params["permission_mode"] = "bypass"
+            await asyncio.to_thread(lambda: ok(server.rpc("sessions/create", params)))
+            for message in ("one", "two"):
+                body = {"session_id": "c1", "message": message, "timeout": 90}
+                reply = await asyncio.to_thread(lambda b=body: httpx.post(
+                    server.url + "/v1/rpc",
+                    json={"jsonrpc": "2.0", "id": 1, "method": "sessions/prompt", "params": b},
+                    headers=server.headers(),
+                    timeout=120,
+                ).json())
+                assert ok(reply)["stop_reason"] == "end_turn"
+
+    asyncio.run(run())
+    scraped = scrape(server)
+    usages = [e["data"]["usage"] for e in journal_events(server.state_dir) if e["type"] == "turn.ended"]
+    assert len(usages) == 2 and all(u.get("output_tokens") for u in usages)
+    for kind, key in (("input", "input_tokens"), ("output", "output_tokens"), ("cached_input", "cached_input_tokens")):
+        expected = sum(u.get(key) or 0 for u in usages)
+        assert total(scraped, "sandbox_agent_tokens_total", agent="claude", kind=kind) == expected
+    cost = sum(u.get("total_cost_usd") or 0 for u in usages)
+    assert cost > 0
+    assert total(scraped, "sandbox_agent_cost_usd_total", agent="claude") == pytest.approx(cost)
+    assert value(scraped, "sandbox_agent_turns_ended_total", agent="claude", stop_reason="end_turn") == 2
+    session = ok(server.rpc("sessions/get", {"session_id": "c1"}))
+    assert session["usage"]["turns"] == 2
+    assert session["usage"]["total_cost_usd"] == pytest.approx(cost)
