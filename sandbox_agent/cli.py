@@ -53,6 +53,7 @@ def _daemon(args: argparse.Namespace) -> Any:
         hitl_timeout_s=getattr(args, "hitl_timeout", None),
         fs_roots=getattr(args, "fs_root", None),
         process_limits=_process_limits(args),
+        store_url=getattr(args, "store", None) or None,
     )
 
 
@@ -76,7 +77,14 @@ def _spawn_args(args: argparse.Namespace) -> list[str]:
     out = ["--log-level", args.log_level, "--idle-exit", str(args.idle_exit)]
     if getattr(args, "hitl_timeout", None):
         out += ["--hitl-timeout", str(args.hitl_timeout)]
+    _store_to_child(args)
     return out
+
+
+def _store_to_child(args: argparse.Namespace) -> None:
+    """A daemon started from here gets --store through its environment: a URL's password stays out of `ps`."""
+    if getattr(args, "store", None):
+        os.environ["SANDBOX_AGENT_STORE"] = args.store
 
 
 def cmd_server(args: argparse.Namespace) -> int:
@@ -143,6 +151,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
             run_args += ["--hitl-timeout", str(args.hitl_timeout)]
         if args.log_max_bytes:
             run_args += ["--log-max-bytes", str(args.log_max_bytes)]
+        _store_to_child(args)
         try:
             info = start_background(state_dir, run_args)
         except AttachFailed as exc:
@@ -436,11 +445,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_transcripts(args: argparse.Namespace) -> int:
+    from .store.cli import TranscriptsError
+    from .store.cli import cmd_transcripts as run
+
+    try:
+        return run(args)
+    except TranscriptsError as exc:
+        raise CliError(str(exc)) from None
+
+
 def _daemon_flags(p: argparse.ArgumentParser, attach: bool = False) -> None:
     p.add_argument("--state-dir", help="where the journal lives (default $XDG_STATE_HOME/sandbox-agent)")
     p.add_argument("--ephemeral", action="store_true", help="a private daemon that keeps sessions in memory only")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--log-format", default="text", choices=["text", "json"], help="json: one object per line")
+    p.add_argument(
+        "--store",
+        default=os.environ.get("SANDBOX_AGENT_STORE") or None,
+        metavar="URL",
+        help="also write every session and event to this PostgreSQL database (or SANDBOX_AGENT_STORE)",
+    )
     p.add_argument(
         "--hitl-timeout",
         type=float,
@@ -557,6 +582,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["auto", "zipapp", "standalone"], default="auto", help="auto: both")
     p.add_argument("--out", default="dist", help="the folder to write them to")
     p.set_defaults(fn=cmd_bundle)
+
+    from .store.cli import add_parser as add_transcripts_parser
+
+    add_transcripts_parser(sub, cmd_transcripts)
 
     p = sub.add_parser("demo", help="run the server with a demo session on the mock agent")
     p.add_argument("--host", default="127.0.0.1")
