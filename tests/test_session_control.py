@@ -216,3 +216,28 @@ async def test_queued_message_survives_kill_9_and_runs_after_resume(server_facto
     assert replies(events)[-1] == "You said: after the crash"
     assert await resumed.queue() == []
     await c2.close()
+
+
+async def test_mcp_send_message_takes_delivery() -> None:
+    from mcp import Client
+
+    from sandbox_agent.mcp.backend import InProcessBackend
+    from sandbox_agent.mcp.facade import build_server
+    from sandbox_agent.server.daemon import Daemon
+
+    daemon = Daemon(ephemeral=True)
+    await daemon.start()
+    try:
+        async with Client(build_server(InProcessBackend(daemon))) as client:
+            start = await client.call_tool("start_session", {"agent": "mock"})
+            sid = start.structured_content["session_id"]  # type: ignore[index]
+            running = await client.call_tool("send_message", {"session_id": sid, "text": "slow 1", "wait": False})
+            assert not running.is_error
+            queued = await client.call_tool(
+                "send_message", {"session_id": sid, "text": "queued via mcp", "delivery": "queue", "timeout": 30}
+            )
+            assert not queued.is_error and queued.structured_content["text"] == "You said: queued via mcp"  # type: ignore[index]
+            bad = await client.call_tool("send_message", {"session_id": sid, "text": "x", "delivery": "whenever"})
+            assert bad.is_error
+    finally:
+        await daemon.stop()

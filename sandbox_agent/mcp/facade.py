@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from .. import __version__
 from ..rpc.errors import RpcError
+from ..schema.control import Delivery
 from .backend import Backend
 from .report import TurnReport, wait_turn
 from .transcript import render_transcript
@@ -122,10 +123,15 @@ def build_server(backend: Backend) -> MCPServer:
         text: str,
         wait: bool = True,
         timeout: float = Field(default=300, gt=0, description="seconds to wait"),
+        delivery: Delivery = Field(
+            default="reject",
+            description="while a turn runs: reject (error), queue (runs after it) or steer (into the running turn)",
+        ),
         ctx: Context | None = None,
     ) -> TurnReport:
         offset, _ = await offset_of(session_id)
-        turn_id = (await call("sessions/send_message", {"session_id": session_id, "message": text}))["turn_id"]
+        params = {"session_id": session_id, "message": text, "delivery": delivery}
+        turn_id = (await call("sessions/send_message", params))["turn_id"]
         if not wait:
             return TurnReport(session_id=session_id, turn_id=turn_id, status="running", next_offset=offset)
         return await wait_turn(backend, session_id, offset, turn_id, timeout, progress_of(ctx) if ctx else None)
