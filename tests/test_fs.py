@@ -284,7 +284,9 @@ def test_bad_input_gets_clear_errors_and_the_daemon_serves_on(srv, root: Path) -
     assert kind(call(srv, "fs/read", path="big9")) == "limit_exceeded"
     huge = httpx.post(
         srv.url + "/v1/rpc",
-        content=b'{"jsonrpc":"2.0","id":1,"method":"fs/write","params":{"path":"h","text":"' + b"x" * (17 * MB) + b'"}}',
+        content=b'{"jsonrpc":"2.0","id":1,"method":"fs/write","params":{"path":"h","text":"'
+        + b"x" * (17 * MB)
+        + b'"}}',
         headers=srv.headers(),
         timeout=60,
     )

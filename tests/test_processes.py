@@ -84,7 +84,8 @@ async def rpc_socket(srv):  # type: ignore[no-untyped-def]
 
 def test_exit_codes_stderr_env_cwd_and_stdin(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     r = call(server, "processes/run", shell="echo out; echo err >&2; exit 3")
-    assert (r["exit_code"], r["stdout"], r["stderr"], r["timed_out"], r["truncated"]) == (3, "out\n", "err\n", False, False)
+    assert (r["exit_code"], r["stdout"], r["stderr"]) == (3, "out\n", "err\n")
+    assert not r["timed_out"] and not r["truncated"]
     assert r["duration_ms"] > 0
     r = call(server, "processes/run", command=["sh", "-c", 'echo "$GREETING from $(pwd)"'], env={"GREETING": "hi"},
              cwd=str(tmp_path))
@@ -106,7 +107,8 @@ def test_timeout_kills_grandchildren(server) -> None:  # type: ignore[no-untyped
 
 
 def test_output_caps_mark_truncated(server) -> None:  # type: ignore[no-untyped-def]
-    r = call(server, "processes/run", shell="head -c 300000 /dev/zero | tr '\\0' x; echo tail >&2", max_output_bytes=1000)
+    noisy = "head -c 300000 /dev/zero | tr '\\0' x; echo tail >&2"
+    r = call(server, "processes/run", shell=noisy, max_output_bytes=1000)
     assert r["truncated"] and len(r["stdout"]) == 1000 and r["stderr"] == "tail\n" and r["exit_code"] == 0
 
 
