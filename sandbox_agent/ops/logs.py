@@ -35,6 +35,8 @@ FILE_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 session_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("sandbox_agent_session_id", default=None)
 turn_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("sandbox_agent_turn_id", default=None)
 _turn_lookup: Callable[[str], str | None] | None = None
+_calls = logging.getLogger("sandbox_agent.calls")
+TRACE_MAX = 2000
 
 
 def bind_session(session_id: str | None, turn_id: str | None = None) -> None:
@@ -43,12 +45,19 @@ def bind_session(session_id: str | None, turn_id: str | None = None) -> None:
     turn_id_var.set(turn_id)
 
 
-def bind_params(params: Any) -> None:
-    """Called by the dispatcher for every call: its session id for the logs, its env values as secrets."""
+def bind_params(params: Any, method: str = "") -> None:
+    """Called by the dispatcher for every call: its session id for the logs, its env values as secrets.
+
+    At debug level each call is logged with its params (cut to TRACE_MAX characters, scrubbed like every line).
+    """
     session_id_var.set(getattr(params, "session_id", None))
     env = getattr(params, "env", None)
     if env:
         REDACTOR.register_env(env)
+    if _calls.isEnabledFor(logging.DEBUG):
+        text = params.model_dump_json(exclude_none=True)
+        cut = text if len(text) <= TRACE_MAX else text[:TRACE_MAX] + f"... ({len(text)} chars)"
+        _calls.debug("%s %s", method, cut, extra={"method": method})
 
 
 def set_turn_lookup(lookup: Callable[[str], str | None] | None) -> None:
@@ -169,13 +178,21 @@ def rotating_file_handler(
 ) -> logging.Handler:
     """A size-rotated log file (`daemon.log`, `.1` .. `.N`), private to the user, in our format."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
-    try:
-        os.chmod(path, 0o600)
-    except OSError:
-        pass
+    handler = _PrivateRotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     handler.setFormatter(formatter(fmt, with_time=True))
     return handler
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Each new log file is readable by its owner only (rotated ones keep the mode when renamed)."""
+
+    def _open(self) -> Any:
+        stream = super()._open()
+        try:
+            os.chmod(self.baseFilename, 0o600)
+        except OSError:
+            pass
+        return stream
 
 
 def configure(

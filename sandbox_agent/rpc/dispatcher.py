@@ -136,5 +136,5 @@ class Dispatcher(Generic[C]):
             parsed = method.params.model_validate(params)
         except ValidationError as exc:
             raise RpcError(INVALID_PARAMS, "Invalid params", {"errors": _validation_details(exc)}) from None
-        bind_params(parsed)  # this call's logs carry its session id; secrets in its env are never logged
+        bind_params(parsed, name)  # this call's logs carry its session id; secrets in its env are never logged
         return await method.handler(parsed, ctx)
