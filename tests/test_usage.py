@@ -276,3 +276,72 @@ def test_totals_keep_cost_null_until_some_turn_reports_one() -> None:
     assert t.total_cost_usd is None
     t.add(Usage(input_tokens=3, total_cost_usd=0.0))
     assert t.total_cost_usd == 0.0 and t.input_tokens == 6
+
+
+# real agents against the scripted fake providers (every fake model call reports 12 input / 7 output tokens)
+
+AGENTS: dict[str, dict[str, Any]] = {
+    "claude": {
+        "env": lambda url: {"ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": "sk-fake-test"},
+        "tool": {"tool": "Bash", "input": {"command": "echo hi", "description": "say hi"}},
+    },
+    "codex": {
+        "env": lambda url: {"OPENAI_BASE_URL": url + "/v1", "OPENAI_API_KEY": "sk-fake-test"},
+        "model": "fake-model",
+        "tool": {"tool": "exec_command", "input": {"cmd": "echo hi"}},
+        "tool_turn": (24, 14),
+    },
+    "opencode": {
+        "env": lambda url: {"OPENAI_BASE_URL": url + "/v1", "OPENAI_API_KEY": "sk-fake-test"},
+        "model": "fake-model",
+        "tool": {"tool": "bash", "input": {"command": "echo hi", "description": "say hi"}},
+    },
+    "amp": {
+        "env": lambda url: {"AMP_URL": url, "AMP_API_KEY": "sk-fake-test"},
+        "tool": {"tool": "Bash", "input": {"cmd": "echo hi"}},
+        "tool_turn": (24, 14),
+    },
+}
+
+
+@pytest.mark.real_agent
+@pytest.mark.anyio
+@pytest.mark.parametrize("agent", list(AGENTS))
+async def test_usage_totals_match_the_turns_of_a_real_agent(agent: str, server: Any, tmp_path: Path) -> None:
+    from sandbox_agent.client import SandboxAgent
+    from sandbox_agent.install import Installer
+    from sandbox_agent.testing import FakeLLM
+
+    spec = AGENTS[agent]
+    await Installer().install(agent)
+    async with (
+        FakeLLM([spec["tool"], {"text": "done"}, {"text": "second"}]) as fake,
+        await SandboxAgent.connect(server.url, server.token) as client,
+    ):
+        options: dict[str, Any] = {"cwd": str(tmp_path), "permission_mode": "bypass", "env": spec["env"](fake.url)}
+        if "model" in spec:
+            options["model"] = spec["model"]
+        session = await client.create_session(agent, **options)
+        first = await session.prompt("run it", timeout=120)
+        second = await session.prompt("again", timeout=120)
+        assert (first.text, second.text) == ("done", "second")
+        info = await session.get()
+        events, _, _ = await client.read_events(session.id, 0, 1000)
+        by_agent = await client.call("sessions/usage", {"agent": agent})
+        everything = await client.call("sessions/usage", {})
+        await session.terminate()
+
+    turns = [e.data.usage for e in events if e.type == "turn.ended"]  # type: ignore[union-attr]
+    assert len(turns) == 2 and all(u is not None and u.input_tokens and u.output_tokens for u in turns)
+    expected = UsageTotals()
+    for u in turns:
+        expected.add(u)  # type: ignore[arg-type]
+    assert info.usage == expected
+    assert UsageTotals.model_validate(by_agent["total"]) == expected
+    assert UsageTotals.model_validate(everything["by_agent"][agent]) == expected
+    assert [s["session_id"] for s in by_agent["sessions"]] == [session.id]
+    if "tool_turn" in spec:  # two model calls in the tool turn, one in the text turn
+        assert (turns[0].input_tokens, turns[0].output_tokens) == spec["tool_turn"]  # type: ignore[union-attr]
+        assert (turns[1].input_tokens, turns[1].output_tokens) == (12, 7)  # type: ignore[union-attr]
+    if agent == "claude":
+        assert expected.total_cost_usd is not None and expected.total_cost_usd > 0
