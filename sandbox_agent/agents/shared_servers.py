@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
@@ -12,6 +13,7 @@ from typing import Generic, Protocol, TypeVar
 from ..install.installer import InstalledAgent, Installer
 from ..rpc.errors import AppError
 from ..schema.errors import ErrorKind
+from ..schema.methods import PermissionMode
 from .base import SessionConfig
 
 
@@ -71,3 +73,26 @@ class ServerPool(Generic[S]):
     async def aclose(self) -> None:
         await asyncio.gather(*(s.stop() for s in self.servers.values()), return_exceptions=True)
         self.servers.clear()
+
+
+def pinned_launch(config: SessionConfig) -> tuple[str | None, PermissionMode]:
+    """The model and permission mode a session's shared server was first chosen by, kept in its state dir.
+
+    sessions/configure changes a session's model or mode per turn; its server (and the home holding its threads)
+    must stay the same across restarts, so the pool key uses these first values, not the current ones.
+    """
+    if config.state_dir is None:
+        return config.model, config.permission_mode
+    path = Path(config.state_dir) / "launch.json"
+    if config.fork is not None and not path.exists():  # a native fork lives on its source's server
+        source = Path(config.state_dir).parent / config.fork.source_session_id / "launch.json"
+        if source.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(source.read_bytes())
+    try:
+        saved = json.loads(path.read_text())
+        return saved.get("model"), saved.get("permission_mode") or "default"
+    except (OSError, ValueError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"model": config.model, "permission_mode": config.permission_mode}))
+        return config.model, config.permission_mode

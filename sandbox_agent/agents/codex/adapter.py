@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 from ...rpc.errors import AppError
 from ...schema.agents import AgentCapabilities
 from ...schema.content import FilePart, ImagePart, InputPart, TextPart
+from ...schema.control import AgentControl, ConfigureHow
 from ...schema.errors import ErrorKind
-from ...schema.methods import PermissionReply
+from ...schema.methods import PermissionMode, PermissionReply
 from ...sessions.clock import new_id
 from ..base import AgentSession, EventSink, SessionConfig
+from ..shared_servers import pinned_launch
 from .app_server import AppServer
 from .translator import CodexTranslator
 
@@ -30,6 +32,19 @@ POLICIES = {
     "bypass": ("never", "danger-full-access"),
 }
 DECISIONS = {"once": "accept", "always": "acceptForSession", "reject": "decline"}
+# the same modes as turn overrides (turn/start takes a sandbox policy object, not a mode name)
+SANDBOX_POLICIES = {
+    "workspace-write": {"type": "workspaceWrite"},
+    "read-only": {"type": "readOnly"},
+    "danger-full-access": {"type": "dangerFullAccess"},
+}
+CONTROL = AgentControl(
+    steer="native",  # turn/steer into the running turn
+    fork="native",  # thread/fork {lastTurnId}
+    configure_model="next_turn",  # turn/start {model}: "this turn and subsequent turns"
+    configure_permission_mode="next_turn",  # turn/start {approvalPolicy, sandboxPolicy}
+    configure_agent_mode="no",
+)
 
 CAPABILITIES = AgentCapabilities(
     text="yes",
@@ -84,6 +99,10 @@ class CodexSession(AgentSession):
         self.server: AppServer | None = None
         self.thread_id: str | None = config.resume_native_id
         self._requests: dict[str, Any] = {}  # permission id -> JSON-RPC request id
+        self._overrides: dict[str, Any] = {}  # sessions/configure: sent with every turn/start from now on
+        launch_model, launch_mode = pinned_launch(config)  # what the thread was started with
+        if (config.model and config.model != launch_model) or config.permission_mode != launch_mode:
+            self._overrides = self._overrides_for(config.model, config.permission_mode)
 
     async def _server(self) -> AppServer:
         """The live app-server for this session, restarted (and the thread resumed) after a crash."""
@@ -113,16 +132,56 @@ class CodexSession(AgentSession):
         params: dict[str, Any] = {"cwd": self.config.cwd, "approvalPolicy": approval, "sandbox": sandbox}
         if self.config.model:
             params["model"] = self.config.model
-        result = await server.request("thread/start", params)
+        fork = self.config.fork
+        if fork is not None and fork.turns > 0:
+            params = {**params, "threadId": fork.source_native_id}
+            del params["cwd"]
+            if not fork.whole:
+                params["lastTurnId"] = await self._turn_id_at(server, fork.source_native_id, fork.turns)
+            result = await server.request("thread/fork", params)
+        else:
+            result = await server.request("thread/start", params)
         self.thread_id = result["thread"]["id"]
         server.threads[self.thread_id] = self
         self.sink.set_native_session_id(self.thread_id)
 
+    async def _turn_id_at(self, server: AppServer, thread_id: str, n: int) -> str:
+        """The native id of the thread's n-th turn (1-based), for thread/fork {lastTurnId}."""
+        result = await server.request("thread/read", {"threadId": thread_id, "includeTurns": True})
+        turns = (result.get("thread") or {}).get("turns") or []
+        if len(turns) < n:
+            raise AppError(ErrorKind.AGENT_ERROR, f"codex thread {thread_id} has {len(turns)} turns, not {n}")
+        return str(turns[n - 1]["id"])
+
     async def send(self, turn_id: str, content: list[InputPart]) -> None:
         server = await self._server()
         self.translator.turn_id = turn_id
-        result = await server.request("turn/start", {"threadId": self.thread_id, "input": input_items(content)})
+        params = {"threadId": self.thread_id, "input": input_items(content), **self._overrides}
+        result = await server.request("turn/start", params)
         self.translator.native_turn_id = (result.get("turn") or {}).get("id")
+
+    async def steer(self, content: list[InputPart]) -> bool:
+        if self.server is None or not self.server.alive or self.translator.native_turn_id is None:
+            return False
+        params = {"threadId": self.thread_id, "expectedTurnId": self.translator.native_turn_id}
+        await self.server.request("turn/steer", {**params, "input": input_items(content)})
+        return True
+
+    async def configure(
+        self, model: str | None, agent_mode: str | None, permission_mode: PermissionMode | None
+    ) -> ConfigureHow:
+        self._overrides.update(self._overrides_for(model, permission_mode))
+        return "next_turn"
+
+    @staticmethod
+    def _overrides_for(model: str | None, permission_mode: PermissionMode | None) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if model is not None:
+            out["model"] = model
+        if permission_mode is not None:
+            approval, sandbox = POLICIES[permission_mode]
+            out.update(approvalPolicy=approval, sandboxPolicy=SANDBOX_POLICIES[sandbox])
+        return out
 
     async def interrupt(self) -> None:
         if self.server is None or not self.server.alive or self.translator.native_turn_id is None:

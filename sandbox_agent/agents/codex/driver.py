@@ -5,26 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...install.installer import InstalledAgent, Installer
-from ..base import AgentSession, EventSink, SessionConfig
+from ..base import AgentSession, EventSink, ForkPoint, SessionConfig
 from ..launch_env import codex_launch
 from ..npm_agent import NpmAgentDriver
-from ..shared_servers import ServerPool
-from .adapter import CAPABILITIES, CodexSession
+from ..shared_servers import ServerPool, pinned_launch
+from .adapter import CAPABILITIES, CONTROL, CodexSession
 from .app_server import AppServer
 
 
 def _app_server(installed: InstalledAgent, config: SessionConfig, home: Path) -> AppServer:
-    launch = codex_launch(config.env, home, str(home), config.model, config.permission_mode)
+    model, permission_mode = pinned_launch(config)
+    launch = codex_launch(config.env, home, str(home), model, permission_mode)
     return AppServer(installed.command, launch.env, home)
 
 
 def _key(c: SessionConfig) -> list[str]:
-    return [c.env.get("OPENAI_BASE_URL", ""), c.env.get("OPENAI_API_KEY", ""), c.model or ""]
+    model, _ = pinned_launch(c)
+    return [c.env.get("OPENAI_BASE_URL", ""), c.env.get("OPENAI_API_KEY", ""), model or ""]
 
 
 class CodexDriver(NpmAgentDriver):
     capabilities = CAPABILITIES
     modes = ["default", "plan", "accept_edits", "bypass"]
+    control = CONTROL
 
     def __init__(self, installer: Installer) -> None:
         super().__init__("codex", installer)
@@ -32,6 +35,9 @@ class CodexDriver(NpmAgentDriver):
 
     def open_session(self, config: SessionConfig, sink: EventSink) -> AgentSession:
         return CodexSession(config, sink, self)
+
+    def can_fork(self, point: ForkPoint) -> bool:
+        return True  # thread/fork, through the turn the fork point closes (lastTurnId)
 
     async def server_for(self, config: SessionConfig) -> AppServer:
         """The shared app-server for this session's endpoint, started (or restarted) on first use."""
