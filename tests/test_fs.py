@@ -300,3 +300,33 @@ def test_bad_input_gets_clear_errors_and_the_daemon_serves_on(srv, root: Path) -
     assert not (root / "nope").exists()
     assert call(srv, "fs/roots")["roots"] == [str(root.resolve())]
     assert srv.proc.poll() is None and httpx.get(srv.url + "/v1/health").status_code == 200
+
+
+@pytest.mark.anyio
+async def test_the_python_sdk(srv, root: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from sandbox_agent.client import SandboxAgent
+
+    local = tmp_path / "local"
+    (local / "src").mkdir(parents=True)
+    (local / "src" / "main.py").write_text("print('hi')\n")
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 * MB))
+    async with await SandboxAgent.connect(srv.url, srv.token) as client:
+        await client.fs_write(str(root / "a.txt"), "text", create_dirs=True)
+        assert await client.fs_read_text(str(root / "a.txt")) == "text"
+        await client.fs_write(str(root / "b.bin"), b"\x00\xff")
+        assert await client.fs_read(str(root / "b.bin")) == b"\x00\xff"
+        up = await client.fs_upload_dir(local, str(root / "repo"))
+        assert up.files == 1 and (root / "repo" / "src" / "main.py").read_text() == "print('hi')\n"
+        assert (await client.fs_upload_file(big, str(root / "big" / "copy.bin"), create_dirs=True)).size == 3 * MB
+        assert await client.fs_download(str(root / "big" / "copy.bin"), tmp_path / "back.bin") == 3 * MB
+        assert (tmp_path / "back.bin").read_bytes() == big.read_bytes()
+        names = [e.name for e in (await client.fs_list(str(root))).entries]
+        assert names == ["a.txt", "b.bin", "big", "repo"]
+        with pytest.raises(Exception) as refused:
+            await client.fs_download("/etc/passwd", tmp_path / "nope")
+        assert getattr(refused.value, "kind", None) == "path_outside_roots"
+        await client.fs_move(str(root / "a.txt"), str(root / "c.txt"))
+        assert (await client.fs_stat(str(root / "c.txt"))).size == 4
+        await client.fs_delete(str(root / "repo"), recursive=True)
+        assert not (root / "repo").exists()

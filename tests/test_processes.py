@@ -269,3 +269,24 @@ def test_processes_end_with_the_daemon(server) -> None:  # type: ignore[no-untyp
     server.stop()
     wait_until(lambda: not alive(p["pid"]), 5)
     assert os.getpgid(os.getpid()) != p["pid"]
+
+
+async def test_the_python_sdk(server) -> None:  # type: ignore[no-untyped-def]
+    from sandbox_agent.client import SandboxAgent
+
+    async with await SandboxAgent.connect(server.url, server.token) as client:
+        r = await client.run("echo $((6*7))")
+        assert r.stdout == "42\n" and r.exit_code == 0
+        assert (await client.run(["sh", "-c", "exit 4"])).exit_code == 4
+        pid = await client.start_process(["sh", "-c", "read x; echo got-$x; echo warn >&2"])
+        await client.process_input(pid, "hello\n")
+        chunks = [c async for c in client.process_output_stream(pid)]
+        assert {(c.stream, c.data) for c in chunks} == {("stdout", "got-hello\n"), ("stderr", "warn\n")}
+        info = await client.get_process(pid)
+        assert info.status == "exited" and info.exit_code == 0
+        assert pid in [p.process_id for p in await client.list_processes()]
+        # after the process ended, a stream from an offset replays what is kept, then stops
+        again = [c async for c in client.process_output_stream(pid, offset=4)]
+        assert "".join(c.data for c in again if c.stream == "stdout") == "hello\n"
+        sleeper = await client.start_process("sleep 30")
+        assert await client.kill_process(sleeper, "KILL")

@@ -175,3 +175,19 @@ async def test_same_auth_as_rpc_and_clear_errors(server) -> None:  # type: ignor
     assert kind(call(server, "terminals/open", command=BASH, cwd="/no/such/dir")) == "spawn_failed"
     call(server, "terminals/close", terminal_id=t["terminal_id"])
     assert server.proc.poll() is None
+
+
+async def test_the_python_sdk(server) -> None:  # type: ignore[no-untyped-def]
+    from sandbox_agent.client import SandboxAgent
+
+    async with await SandboxAgent.connect(server.url, server.token) as client:
+        t = await client.open_terminal(BASH, cols=90, rows=30)
+        ws = await client.terminal_socket(t.terminal_id)
+        try:
+            await ws.send(b"stty size\n")
+            await read_until(ws, rb"[\r\n]30 90\r\n")
+        finally:
+            await ws.close()
+        assert (await client.resize_terminal(t.terminal_id, 100, 50)).cols == 100
+        assert [x.terminal_id for x in await client.list_terminals()] == [t.terminal_id]
+        assert (await client.close_terminal(t.terminal_id)).status == "exited"

@@ -24,6 +24,7 @@ from ..schema.methods import (
     SendMessageResult,
     SessionInfo,
 )
+from .host import HostMixin, http_base
 from .transports import StdioTransport, Transport, UnixTransport, WebSocketTransport, ws_url
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class _Lost:
     """The connection dropped under a live subscription."""
 
 
-class SandboxAgent:
+class SandboxAgent(HostMixin):
     """A connection to one daemon with a typed method for every API call."""
 
     def __init__(self, opener: Opener, reconnect: bool, reconnect_timeout: float = 30.0) -> None:
@@ -124,6 +125,8 @@ class SandboxAgent:
             return await WebSocketTransport.open(target, token, headers=headers)
 
         client = cls(opener, reconnect=reconnect, reconnect_timeout=reconnect_timeout)
+        client._http_base = http_base(url)  # for streamed files and terminals
+        client._http_headers = {**(headers or {}), **({"authorization": f"Bearer {token}"} if token else {})}
         await client._open()
         return client
 
@@ -197,6 +200,8 @@ class SandboxAgent:
         elif method == "agents/install_progress":
             for handler in self._progress:
                 handler(params)
+        elif method.startswith("processes/") and isinstance(params, dict) and "subscription_id" in params:
+            self._route(params["subscription_id"], (method, params))
 
     def _route(self, subscription_id: str, item: Any) -> None:
         queue = self._queues.get(subscription_id)

@@ -142,6 +142,8 @@ class ProcessManager:
                     sub.chunk(proc.id, chunk)
                 if not proc.running:
                     sub.exited(_exit_params(proc))
+                    sub.close()
+                    return
             self.subscriptions[sub.id] = sub
 
         after_reply(attach)
@@ -163,6 +165,9 @@ class ProcessManager:
     def _exited(self, proc: ManagedProcess) -> None:
         for sub in self._live_subscribers(proc.id):
             sub.exited(_exit_params(proc))
+            if sub.process_id == proc.id:  # a one-process subscription ends with its process
+                self.subscriptions.pop(sub.id, None)
+                sub.close()
         finished = [pid for pid, p in self.processes.items() if not p.running]
         for pid in finished[: max(0, len(finished) - KEEP_EXITED)]:
             del self.processes[pid]
