@@ -248,14 +248,15 @@ class AcpSession(AgentSession):
         fut: asyncio.Future[S.RequestPermissionResponse] = asyncio.get_running_loop().create_future()
         self._decisions[permission_id] = fut
         self._options[permission_id] = options
+        known = self.translator.tools.get(tool_call.tool_call_id)  # the tool_call update often came first
         data = PermissionData(
             permission_id=permission_id,
-            action=tool_call.title or tool_call.kind or "tool",
+            action=tool_call.title or (known.title if known else None) or tool_call.kind or "tool",
             status="requested",
             metadata={
                 "tool_call_id": tool_call.tool_call_id,
-                "kind": tool_call.kind,
-                "input": tool_call.raw_input,
+                "kind": tool_call.kind or (known.kind if known else None),
+                "input": known.raw_input if tool_call.raw_input is None and known else tool_call.raw_input,
                 "options": [{"id": o.option_id, "name": o.name, "kind": o.kind} for o in options],
             },
         )
