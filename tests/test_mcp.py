@@ -46,6 +46,9 @@ async def exercise_every_tool(client: Client) -> None:
         "answer_question",
         "interrupt",
         "end_session",
+        "run_command",
+        "read_file",
+        "write_file",
     }
     agents = await tool(client, "list_agents", {})
     assert any(a["id"] == "mock" and a["installed"] for a in agents["agents"])

@@ -290,3 +290,33 @@ async def test_the_python_sdk(server) -> None:  # type: ignore[no-untyped-def]
         assert "".join(c.data for c in again if c.stream == "stdout") == "hello\n"
         sleeper = await client.start_process("sleep 30")
         assert await client.kill_process(sleeper, "KILL")
+
+
+async def test_mcp_tools_check_the_agents_work(tmp_path: Path) -> None:
+    from mcp import Client
+
+    from sandbox_agent.mcp.backend import InProcessBackend
+    from sandbox_agent.mcp.facade import build_server
+    from sandbox_agent.server.daemon import Daemon
+
+    daemon = Daemon(ephemeral=True, fs_roots=[str(tmp_path)])
+    await daemon.start()
+    try:
+        async with Client(build_server(InProcessBackend(daemon))) as client:
+            async def tool(name: str, args: dict) -> Any:
+                result = await client.call_tool(name, args)
+                assert not result.is_error, result.content
+                return result.structured_content
+
+            target = str(tmp_path / "pkg" / "test_it.py")
+            wrote = await tool("write_file", {"path": target, "text": "assert 6 * 7 == 42\n"})
+            assert wrote == {"path": target, "size": 19}
+            assert (await tool("read_file", {"path": target}))["text"] == "assert 6 * 7 == 42\n"
+            ran = await tool("run_command", {"command": "python3 pkg/test_it.py && echo ok", "cwd": str(tmp_path)})
+            assert ran["exit_code"] == 0 and ran["stdout"] == "ok\n"
+            slow = await tool("run_command", {"command": "sleep 10", "timeout_s": 0.5})
+            assert slow["timed_out"]
+            refused = await client.call_tool("read_file", {"path": "/etc/passwd"})
+            assert refused.is_error and "path_outside_roots" in refused.content[0].text  # type: ignore[union-attr]
+    finally:
+        await daemon.stop()

@@ -13,6 +13,7 @@ from .. import __version__
 from ..rpc.errors import RpcError
 from ..schema.control import Delivery
 from .backend import Backend
+from .host_tools import register_host_tools
 from .report import TurnReport, wait_turn
 from .transcript import render_transcript
 
@@ -224,6 +225,7 @@ def build_server(backend: Backend) -> MCPServer:
     async def raw_events(session_id: str) -> list[dict[str, Any]]:
         return await _all_events(call, session_id)
 
+    register_host_tools(server, call)
     return server
 
 
