@@ -2,8 +2,9 @@
 
 No cloud sandbox can be created here. Every call a recipe makes is bound against the installed SDK's own
 signature (drift fails the test), the SDK's own parameter models are used and checked, and the "remote side"
-really does what the provider would: the uploaded artifact is written into an isolated folder and the recipe's
-start command runs in bubblewrap (only /usr and that folder visible). What is not exercised: provider APIs,
+really does what the provider would: the recipe's probe and start commands run in bubblewrap (only /usr and one
+folder visible, with this machine's Debian python3 3.11, so the zipapp fits) and the uploaded artifact is written
+into that folder. What is not exercised: provider APIs,
 authentication, TLS and the providers' proxies; the stand-in serves on 127.0.0.1 instead of 0.0.0.0.
 """
 
@@ -22,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from sandbox_agent.deploy.bundle import build_bundle
+from sandbox_agent.deploy.bundle import cached_bundle
+from sandbox_agent.deploy.launch import Artifacts
 
 from .bwrap import bwrap_argv
 
@@ -32,8 +34,8 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(scope="module")
-def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_bundle(tmp_path_factory.mktemp("bundle") / "sandbox-agent.pyz")
+def artifacts() -> Artifacts:
+    return Artifacts(zipapp=cached_bundle("zipapp"), build_missing=False)
 
 
 def free_port() -> int:
@@ -57,6 +59,10 @@ class LocalRemote:
     def upload(self, path: str, data: bytes) -> None:
         assert path.startswith("/tmp/"), path
         (self.tmp / path[len("/tmp/") :]).write_bytes(data)
+
+    def run_foreground(self, command: str) -> str:
+        cmd = bwrap_argv(self.tmp, "/tmp", self.env, ["/bin/sh", "-c", command], private_tmp=False)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout
 
     def run(self, command: str) -> None:
         self.commands.append(command)
@@ -98,10 +104,14 @@ def e2b_stand_in(tmp: Path) -> Any:
                     outer.remote.upload(b["path"], b["data"])
 
             class Cmds:
-                def run(self, *a: Any, **kw: Any) -> None:
+                def run(self, *a: Any, **kw: Any) -> Any:
                     b = bind(Commands.run, self, *a, **kw).arguments
-                    assert b.get("background") is True and b.get("timeout") == 0, "a server needs timeout=0 on E2B"
+                    if not b.get("background"):
+                        out = outer.remote.run_foreground(b["cmd"])
+                        return e2b.CommandResult(stdout=out, stderr="", exit_code=0, error=None)
+                    assert b.get("timeout") == 0, "a server needs timeout=0 on E2B"
                     outer.remote.run(b["cmd"])
+                    return None
 
             sandbox.files, sandbox.commands = Files(), Cmds()
             cls.created.append(sandbox)
@@ -144,6 +154,10 @@ def daytona_stand_in(tmp: Path) -> Any:
                 def create_session(self, *a: Any, **kw: Any) -> None:
                     self.sessions.add(bind(proc.Process.create_session, self, *a, **kw).arguments["session_id"])
 
+                def exec(self, *a: Any, **kw: Any) -> Any:
+                    e = bind(proc.Process.exec, self, *a, **kw).arguments
+                    return SimpleNamespace(exit_code=0, result=remote.run_foreground(e["command"]))
+
                 def execute_session_command(self, *a: Any, **kw: Any) -> Any:
                     e = bind(proc.Process.execute_session_command, self, *a, **kw).arguments
                     assert e["session_id"] in self.sessions and isinstance(e["req"], daytona.SessionExecuteRequest)
@@ -176,13 +190,13 @@ async def run_mock_session(launched: Any) -> None:
         await launched.close()
 
 
-async def test_e2b_recipe(artifact: Path, tmp_path: Path) -> None:
+async def test_e2b_recipe(artifacts: Artifacts, tmp_path: Path) -> None:
     from recipes.e2b import launch
 
     stand_in = e2b_stand_in(tmp_path)
-    launched = await launch(
-        env={"ANTHROPIC_API_KEY": "sk-demo"}, artifact=artifact, sandbox_class=stand_in, port=free_port(), scheme="http"
-    )
+    env = {"ANTHROPIC_API_KEY": "sk-demo"}
+    launched = await launch(env=env, artifacts=artifacts, sandbox_class=stand_in, port=free_port(), scheme="http")
+    assert launched.upload is not None and launched.upload.fit.kind == "zipapp"
     sandbox = stand_in.created[0]
     assert sandbox.create_args["envs"] == {"ANTHROPIC_API_KEY": "sk-demo"}
     command = sandbox.remote.commands[0]
@@ -191,11 +205,12 @@ async def test_e2b_recipe(artifact: Path, tmp_path: Path) -> None:
     assert all(p.poll() is not None for p in sandbox.remote.procs), "kill() stopped the daemon"
 
 
-async def test_daytona_recipe(artifact: Path, tmp_path: Path) -> None:
+async def test_daytona_recipe(artifacts: Artifacts, tmp_path: Path) -> None:
     from recipes.daytona import launch
 
     client = daytona_stand_in(tmp_path)
-    launched = await launch(env={"OPENAI_API_KEY": "sk-demo"}, artifact=artifact, client=client, port=free_port())
+    launched = await launch(env={"OPENAI_API_KEY": "sk-demo"}, artifacts=artifacts, client=client, port=free_port())
+    assert launched.upload is not None and launched.upload.remote == "/tmp/sandbox-agent.pex"
     sandbox = client.sandboxes[0]
     assert sandbox.params.env_vars == {"OPENAI_API_KEY": "sk-demo"} and sandbox.params.public is False
     await run_mock_session(launched)
@@ -207,4 +222,4 @@ def test_recipes_say_how_to_get_a_missing_sdk() -> None:
 
     with pytest.raises(SystemExit) as exc:
         require("no_such_provider_sdk", "e2b")
-    assert "pip install 'sandbox-agent[e2b]'" in str(exc.value)
+    assert "pip install 'sandbox-agent-py[e2b]'" in str(exc.value)

@@ -1,9 +1,9 @@
-"""The portable artifact and the Docker recipe, for real: the artifact inside bubblewrap with only /usr, and the
-recipe against a Docker Engine API (Podman's service, with a Debian image built locally)."""
+"""The artifacts outside containers: each inside bubblewrap with only /usr (the zipapp on Debian's own python3,
+the standalone needing no Python), the `sandbox-agent bundle` command, and the install script on this machine.
+The Docker recipe against Podman is in test_artifacts.py."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
 import sys
@@ -11,10 +11,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from sandbox_agent.deploy.bundle import build_bundle
+from sandbox_agent.deploy.bundle import cached_bundle
 
 from .bwrap import bwrap_argv
 
@@ -25,45 +24,38 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(scope="module")
-def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_bundle(tmp_path_factory.mktemp("bundle") / "sandbox-agent.pyz")
+def zipapp() -> Path:
+    return cached_bundle("zipapp")
 
 
 @pytest.fixture(scope="module")
-def engine() -> str:
-    done = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "podman-engine")], capture_output=True, text=True, timeout=900
-    )
-    if done.returncode != 0:
-        pytest.skip(f"no Docker-compatible engine here: {done.stderr.strip()[-300:]}")
-    return done.stdout.strip()
+def standalone() -> Path:
+    return cached_bundle("standalone")
 
 
-def test_artifact_size_and_cli(artifact: Path) -> None:
-    assert 1e6 < artifact.stat().st_size < 40e6
-    out = subprocess.run(["/usr/bin/python3", str(artifact), "--version"], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0 and out.stdout.startswith("sandbox-agent ")
+def test_artifact_sizes_and_cli(zipapp: Path, standalone: Path, tmp_path: Path) -> None:
+    assert 5e6 < zipapp.stat().st_size < 60e6 and 5e6 < standalone.stat().st_size < 60e6
+    env = {"PATH": "/usr/bin:/bin", "PEX_ROOT": str(tmp_path / "pex")}
+    for argv in (["/usr/bin/python3", str(zipapp), "--version"], [str(standalone), "--version"]):
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+        assert out.returncode == 0 and out.stdout.startswith("sandbox-agent "), out.stderr[-1000:]
 
 
-@pytest.fixture
-def bwrap_daemon(artifact: Path, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(params=["zipapp", "standalone"])
+def bwrap_daemon(request: pytest.FixtureRequest, zipapp: Path, standalone: Path, tmp_path: Path) -> Iterator[str]:
     if not shutil.which("bwrap"):
         pytest.skip("bubblewrap is not installed")
     work = tmp_path / "work"
     work.mkdir()
-    shutil.copy(artifact, work / "sa.pyz")
     port = 24800 + (int(time.time() * 1000) % 500)
-    server = [
-        "/usr/bin/python3",
-        "/work/sa.pyz",
-        "server",
-        "--port",
-        str(port),
-        "--no-token",
-        "--state-dir",
-        "/work/state",
-    ]
-    cmd = bwrap_argv(work, "/work", {"SHIV_ROOT": "/tmp/s"}, server)
+    flags = ["server", "--port", str(port), "--no-token", "--state-dir", "/work/state"]
+    if request.param == "zipapp":
+        shutil.copy(zipapp, work / "sa.pex")
+        argv = ["/usr/bin/python3", "/work/sa.pex", *flags]
+    else:
+        shutil.copy(standalone, work / "sa")
+        argv = ["/work/sa", *flags]
+    cmd = bwrap_argv(work, "/work", {"PEX_ROOT": "/tmp/pex"}, argv)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield f"http://127.0.0.1:{port}"
@@ -76,59 +68,44 @@ async def test_artifact_runs_in_bubblewrap_with_only_usr(bwrap_daemon: str) -> N
     from sandbox_agent.client import SandboxAgent
     from sandbox_agent.deploy.launch import wait_healthy
 
-    cold = await wait_healthy(bwrap_daemon, timeout=60)
+    cold = await wait_healthy(bwrap_daemon, timeout=90)
     print(f"\nartifact in bwrap: healthy after {cold * 1000:.0f} ms")
     async with await SandboxAgent.connect(bwrap_daemon) as client:
         s = await client.create_session("mock")
         assert (await s.prompt("hello from bwrap")).text == "You said: hello from bwrap"
 
 
-async def test_docker_recipe_against_podman(engine: str, artifact: Path) -> None:
-    from recipes.docker import launch
-
-    started = time.monotonic()
-    launched = await launch(
-        image="localhost/sandbox-agent-debian:bookworm",
-        env={"DEMO_KEY": "sk-demo"},
-        artifact=artifact,
-        docker_url=engine,
-    )
-    try:
-        print(f"\ndocker recipe: connected after {(time.monotonic() - started) * 1000:.0f} ms")
-        assert launched.token and launched.url.startswith("http://127.0.0.1:")
-        async with httpx.AsyncClient() as http:  # the token is really required from outside
-            assert (
-                await http.post(launched.url + "/v1/rpc", json={"jsonrpc": "2.0", "id": 1, "method": "sessions/list"})
-            ).status_code == 401
-        s = await launched.client.create_session("mock")
-        r = await s.prompt("tool docker", timeout=60)
-        assert r.text == "I searched for docker and found 3 results."
-        code, out = launched.sandbox.exec_run(["/bin/sh", "-c", "echo $DEMO_KEY; ls /tmp/sandbox-agent.pyz"])
-        assert code == 0 and b"sk-demo" in out, "keys reach the sandbox's environment"
-        container = launched.sandbox
-    finally:
-        await launched.close()
-    await asyncio.sleep(0.2)
-    import docker
-
-    names = [c.id for c in docker.DockerClient(base_url=engine).containers.list(all=True)]
-    assert container.id not in names, "the recipe's handle removes the container"
-
-
-def test_install_script_puts_it_on_path(artifact: Path, tmp_path: Path) -> None:
-    prefix = tmp_path / "prefix"
-    done = subprocess.run(
-        ["sh", str(ROOT / "scripts" / "install-sandbox-agent"), str(artifact), str(prefix)],
+def install(args: list[str], tmp_path: Path, path: str = "/usr/bin:/bin") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sh", str(ROOT / "scripts" / "install-sandbox-agent"), *args],
         capture_output=True,
         text=True,
         timeout=120,
+        env={"PATH": path, "HOME": str(tmp_path)},
     )
-    assert done.returncode == 0, done.stderr
-    out = subprocess.run(
-        [str(prefix / "bin" / "sandbox-agent"), "--version"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)},
-    )
+
+
+def test_install_script_picks_what_fits_and_puts_it_on_path(zipapp: Path, standalone: Path, tmp_path: Path) -> None:
+    both = tmp_path / "dist"
+    both.mkdir()
+    shutil.copy(zipapp, both)
+    shutil.copy(standalone, both)
+    # this machine's /usr/bin/python3 is 3.11: the zipapp fits
+    done = install(["--prefix", str(tmp_path / "a"), str(both)], tmp_path)
+    assert done.returncode == 0 and "installed the zipapp (x86_64, python3 3.11, glibc 2." in done.stdout, done.stderr
+    # without python3 on PATH, the standalone does
+    nopy = tmp_path / "nopy"
+    nopy.mkdir()
+    for tool in ("sh", "uname", "ldd", "head", "tail", "sed", "awk", "getconf", "mkdir", "cp", "chmod", "mv", "cat"):
+        (nopy / tool).symlink_to(shutil.which(tool) or f"/usr/bin/{tool}")
+    (nopy / "bash").symlink_to("/usr/bin/bash")  # ldd is a bash script
+    done = install(["--prefix", str(tmp_path / "b"), str(both)], tmp_path, path=str(nopy))
+    assert done.returncode == 0 and "installed the standalone (x86_64, no python3, glibc 2." in done.stdout, done.stderr
+    out = subprocess.run([str(tmp_path / "b" / "bin" / "sandbox-agent"), "--version"], capture_output=True, text=True)
     assert out.stdout.startswith("sandbox-agent ")
+    # with only the zipapp and no python3, it says why nothing fits
+    done = install(["--prefix", str(tmp_path / "c"), str(zipapp)], tmp_path, path=str(nopy))
+    assert done.returncode == 1 and "nothing fits this machine (x86_64, no python3, glibc 2." in done.stderr
+    assert "the zipapp needs python3 3.11/3.12/3.13; no standalone executable was given" in done.stderr
+    assert not (tmp_path / "c" / "bin" / "sandbox-agent").exists()
+
