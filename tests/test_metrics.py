@@ -132,6 +132,11 @@ def test_counters_match_the_journal_after_a_mock_workload(server: ServerProcess)
     for reason, n in reasons.items():
         assert value(scraped, "sandbox_agent_turns_ended_total", agent="mock", stop_reason=reason) == n
     assert value(scraped, "sandbox_agent_turn_duration_seconds_count", agent="mock") == types["turn.ended"]
+    usages = [e["data"]["usage"] for e in events if e["type"] == "turn.ended" and "usage" in e["data"]]
+    assert len(usages) >= 10
+    for kind in ("input", "output"):
+        expected = sum(u[f"{kind}_tokens"] for u in usages)
+        assert value(scraped, "sandbox_agent_tokens_total", agent="mock", model="default", kind=kind) == expected
     assert value(scraped, "sandbox_agent_turn_duration_seconds_bucket", agent="mock", le="+Inf") == types["turn.ended"]
 
     assert value(scraped, "sandbox_agent_hitl_requests_total", kind="permission") == types["permission.requested"] == 1

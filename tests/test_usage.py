@@ -345,3 +345,32 @@ async def test_usage_totals_match_the_turns_of_a_real_agent(agent: str, server: 
         assert (turns[1].input_tokens, turns[1].output_tokens) == (12, 7)  # type: ignore[union-attr]
     if agent == "claude":
         assert expected.total_cost_usd is not None and expected.total_cost_usd > 0
+
+
+def test_mock_usage_survives_a_daemon_restart(server_factory: Any, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    server = server_factory(state_dir=state)
+    server.rpc("sessions/create", {"agent": "mock", "session_id": "m1"})
+    for message in ("hello there", "tool look it up", "one two three four"):
+        assert "result" in server.rpc("sessions/prompt", {"session_id": "m1", "message": message, "timeout": 30})
+    before = server.rpc("sessions/get", {"session_id": "m1"})["result"]["usage"]
+    events = server.rpc("sessions/events", {"session_id": "m1", "limit": 1000})["result"]["events"]
+    turns = [e["data"]["usage"] for e in events if e["type"] == "turn.ended"]
+    # the mock's made-up usage: 10 + words of the message in, 5 out
+    assert [(u["input_tokens"], u["output_tokens"]) for u in turns] == [(12, 5), (14, 5), (14, 5)]
+    assert (before["turns"], before["input_tokens"], before["output_tokens"]) == (3, 40, 15)
+    cut = datetime.now(UTC)
+    server.kill9()
+
+    again = server_factory(state_dir=state)
+    assert again.rpc("sessions/get", {"session_id": "m1"})["result"]["usage"] == before
+    assert "result" in again.rpc("sessions/resume", {"session_id": "m1"})
+    assert "result" in again.rpc("sessions/prompt", {"session_id": "m1", "message": "after", "timeout": 30})
+    after = again.rpc("sessions/usage", {"session_id": "m1"})["result"]
+    assert (after["total"]["turns"], after["total"]["input_tokens"]) == (4, 51)
+    recent = again.rpc("sessions/usage", {"since": cut.isoformat()})["result"]
+    assert (recent["total"]["turns"], recent["total"]["input_tokens"]) == (1, 11)
+    bad = again.rpc("sessions/usage", {"since": "yesterday"})
+    assert bad["error"]["code"] == -32602
+    missing = again.rpc("sessions/usage", {"session_id": "nope"})
+    assert missing["error"]["data"]["kind"] == "session_not_found"

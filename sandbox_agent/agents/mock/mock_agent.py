@@ -208,7 +208,10 @@ class Mock:
             extra = [f"{n} {what}{'s' * (n > 1)}" for n, what in ((images, "image"), (files, "file")) if n]
             suffix = f" (with {', '.join(extra)})" if extra else ""
             self.write(*self.text(f"You said: {text}{suffix}"))
-        self.write({"t": "turn_end", "turn": self.turn_id, "stop_reason": stop})
+        # made-up but predictable usage, so clients and dashboards see tokens without a model: a 10-token
+        # "system prompt" plus one token per word of the message in, 5 tokens out
+        usage = {"input_tokens": 10 + len(text.split()), "output_tokens": 5}
+        self.write({"t": "turn_end", "turn": self.turn_id, "stop_reason": stop, "usage": usage})
 
     # driving the running turn
 

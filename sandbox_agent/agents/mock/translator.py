@@ -12,6 +12,7 @@ from ...schema.events import (
     QuestionData,
     QuestionOption,
     TurnEndedData,
+    Usage,
 )
 from ...schema.events import Question as QuestionModel
 from ..emission import Emission, IdFactory, OpenItems
@@ -120,5 +121,8 @@ class MockTranslator:
 
     def _on_turn_end(self, msg: dict[str, Any]) -> list[Emission]:
         out = self.items.fail_all() if msg.get("stop_reason") == "interrupted" else []
-        out.append(Emission("turn.ended", TurnEndedData(turn_id=msg["turn"], stop_reason=msg.get("stop_reason"))))
+        usage = Usage.model_validate(msg["usage"]) if isinstance(msg.get("usage"), dict) else None
+        out.append(
+            Emission("turn.ended", TurnEndedData(turn_id=msg["turn"], stop_reason=msg.get("stop_reason"), usage=usage))
+        )
         return out
