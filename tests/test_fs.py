@@ -330,3 +330,37 @@ async def test_the_python_sdk(srv, root: Path, tmp_path: Path) -> None:  # type:
         assert (await client.fs_stat(str(root / "c.txt"))).size == 4
         await client.fs_delete(str(root / "repo"), recursive=True)
         assert not (root / "repo").exists()
+
+
+def test_default_roots_are_the_working_dir_and_each_sessions_cwd(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    work = tmp_path / "work"
+    work.mkdir()
+    target = str(work / "made.txt")
+    assert kind(call(server, "fs/write", path=target, text="x")) == "path_outside_roots"
+    roots = call(server, "fs/roots")["roots"]
+    assert roots == [str(Path(__file__).resolve().parents[1])]  # the server's working dir
+    assert call(server, "sessions/create", agent="mock", cwd=str(work))["cwd"] == str(work)
+    assert call(server, "fs/write", path=target, text="x")["size"] == 1
+    assert str(work.resolve()) in call(server, "fs/roots")["roots"]
+
+
+def test_the_cli_calls_every_method(srv, root: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        common = ["--endpoint", srv.url, "--token", srv.token]
+        return subprocess.run(
+            [sys.executable, "-m", "sandbox_agent", "api", *args, *common], capture_output=True, text=True, timeout=60
+        )
+
+    wrote = cli("fs/write", f"path={root / 'cli.txt'}", "text=from the shell")
+    assert wrote.returncode == 0, wrote.stderr
+    assert json.loads(cli("fs/read", f"path={root / 'cli.txt'}").stdout)["text"] == "from the shell"
+    ran = json.loads(cli("processes/run", '{"shell": "echo $((6*7))"}').stdout)
+    assert ran["stdout"] == "42\n"
+    assert json.loads(cli("processes/limits").stdout)["max_processes"] == 64
+    assert json.loads(cli("terminals/list").stdout) == {"terminals": []}
+    refused = cli("fs/read", "path=/etc/passwd")
+    assert refused.returncode == 1 and "[path_outside_roots]" in refused.stderr and "Traceback" not in refused.stderr
