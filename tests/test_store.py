@@ -196,3 +196,30 @@ async def test_store_down_at_start_daemon_serves_and_catches_up(server_factory, 
     with Store(url) as st:
         assert st.session("ses_down").last_sequence == len(await all_events(client, "ses_down"))
     await client.close()
+
+
+async def test_sdk_records_what_it_streams(server, store_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """A daemon without --store; the client writes what it sees into the store, and a second stream adds nothing."""
+    import contextlib
+
+    client = await SandboxAgent.connect(server.url, server.token, reconnect=False)
+    s = await client.create_session("mock", session_id="ses_sdk")
+    await s.prompt("everything")
+    await s.prompt("tool two")
+    await s.terminate()
+    store = Store(store_url)
+    seen = [e.model_dump(mode="json", exclude_none=True, by_alias=True) async for e in s.events(record=store)]
+    local = await all_events(client, "ses_sdk")
+    assert seen == local and local[-1]["type"] == "session.ended"
+    assert store.events("ses_sdk", 0, 10_000) == local
+    stored = store.session("ses_sdk")
+    assert stored.agent == "mock" and stored.ended and stored.daemon_id.startswith("client_")
+    assert stored.record["ended"]["reason"] == "terminated"
+    # streaming again (from an offset, closed early) writes nothing twice
+    async with contextlib.aclosing(s.events(offset=2, record=store)) as again:
+        async for _ in again:
+            break
+    with psycopg.connect(store_url) as conn:
+        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == len(local)
+    store.close()
+    await client.close()

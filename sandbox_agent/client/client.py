@@ -273,8 +273,19 @@ class SandboxAgent(HostMixin):
             with contextlib.suppress(Exception):
                 await self.call("sessions/unsubscribe", {"subscription_id": sub_id}, timeout=5)
 
-    async def events(self, session_id: str, offset: int = 0) -> AsyncIterator[UniversalEvent]:
-        """Every event after `offset`, then live ones, until the session ends. Survives reconnects and overflow."""
+    def events(self, session_id: str, offset: int = 0, record: Any = None) -> AsyncIterator[UniversalEvent]:
+        """Every event after `offset`, then live ones, until the session ends. Survives reconnects and overflow.
+
+        `record=Store(url)` (sandbox_agent.store) also writes each event into that store, for apps whose sandbox
+        cannot reach the database; the stream never waits on it."""
+        stream = self._events(session_id, offset)
+        if record is None:
+            return stream
+        from ..store.recorder import recorded
+
+        return recorded(stream, record, lambda: self.get_session(session_id))
+
+    async def _events(self, session_id: str, offset: int = 0) -> AsyncIterator[UniversalEvent]:
         last = offset
         while True:
             try:
@@ -362,8 +373,9 @@ class Session:
         info = ForkResult.model_validate(result)
         return Session(self.client, info.session_id, info)
 
-    def events(self, offset: int = 0) -> AsyncIterator[UniversalEvent]:
-        return self.client.events(self.id, offset)
+    def events(self, offset: int = 0, record: Any = None) -> AsyncIterator[UniversalEvent]:
+        """See SandboxAgent.events; `record=Store(url)` records what this stream sees."""
+        return self.client.events(self.id, offset, record)
 
     async def get(self) -> SessionInfo:
         self.info = await self.client.get_session(self.id)
