@@ -198,14 +198,14 @@ class AcpTranslator:
     def _unparsed(self, error: str, location: str, update: Any) -> Emission:
         return Emission("agent.unparsed", AgentUnparsedData(error=error, location=location))
 
-    def _close_stream(self) -> list[Emission]:
+    def _close_stream(self, status: str = "completed") -> list[Emission]:
         if self._stream is None:
             return []
         key, kind = self._stream
         self._stream = None
         text = "".join(self._texts.pop(key, []))
         part: Any = TextPart(text=text) if kind == "message" else ReasoningPart(text=text)
-        done = self.items.complete(key, [part])
+        done = self.items.complete(key, [part], status)  # type: ignore[arg-type]
         return [done] if done else []
 
     def _chunk(self, update: S.AgentMessageChunk | S.AgentThoughtChunk, kind: str) -> list[Emission]:
@@ -308,7 +308,7 @@ class AcpTranslator:
     # the end of a turn (the prompt request returned, failed, or the agent went away)
 
     def turn_ended(self, response: S.PromptResponse | None, error: str | None = None) -> list[Emission]:
-        out = self._close_stream()
+        out = self._close_stream("completed" if response is not None else "failed")
         for state in list(self.tools.values()):
             out += self._tool_end(state, "failed")
         out += [Emission(e.type, e.data, synthetic=True) for e in self.items.fail_all()]
