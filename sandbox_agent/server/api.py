@@ -45,6 +45,7 @@ from ..schema.methods import (
     SubscriptionClosedNotification,
     UnsubscribeParams,
 )
+from ..schema.processes import ProcessExitedNotification, ProcessOutputNotification
 from ..sessions.subscription import Subscription
 from .client_context import ClientContext
 
@@ -213,6 +214,8 @@ def openrpc_document() -> dict[str, Any]:
                 "SessionEventNotification": SessionEventNotification,
                 "SubscriptionClosedNotification": SubscriptionClosedNotification,
                 "InstallProgressNotification": InstallProgressNotification,
+                "ProcessOutputNotification": ProcessOutputNotification,
+                "ProcessExitedNotification": ProcessExitedNotification,
             },
         )
     return _openrpc
