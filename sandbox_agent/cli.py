@@ -68,6 +68,18 @@ def _process_limits(args: argparse.Namespace) -> Any:
     )
 
 
+def _host_args(args: argparse.Namespace) -> list[str]:
+    """The file-root and process-limit flags, passed on to a daemon started in the background."""
+    out: list[str] = []
+    for root in getattr(args, "fs_root", None) or []:
+        out += ["--fs-root", os.path.abspath(root)]
+    for flag, name in (("--max-processes", "max_processes"), ("--max-process-output", "max_process_output"),
+                       ("--max-process-seconds", "max_process_seconds")):
+        if getattr(args, name, None):
+            out += [flag, str(getattr(args, name))]
+    return out
+
+
 def _owned_error(exc: Exception) -> CliError:
     return CliError(str(exc))
 
@@ -77,6 +89,7 @@ def _spawn_args(args: argparse.Namespace) -> list[str]:
     out = ["--log-level", args.log_level, "--idle-exit", str(args.idle_exit)]
     if getattr(args, "hitl_timeout", None):
         out += ["--hitl-timeout", str(args.hitl_timeout)]
+    out += _host_args(args)
     _store_to_child(args)
     return out
 
@@ -151,6 +164,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
             run_args += ["--hitl-timeout", str(args.hitl_timeout)]
         if args.log_max_bytes:
             run_args += ["--log-max-bytes", str(args.log_max_bytes)]
+        run_args += _host_args(args)
         _store_to_child(args)
         try:
             info = start_background(state_dir, run_args)
