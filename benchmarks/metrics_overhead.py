@@ -145,6 +145,9 @@ async def throughput(seconds: float, metrics: bool) -> float:
             stop.set()
             if scraper is not None:
                 await scraper
+            for c in conns:
+                await c.ws.close()  # type: ignore[attr-defined]
+                c.reader.cancel()
             return rate
         finally:
             server.stop()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -188,3 +191,38 @@ def test_tokens_and_cost_of_a_real_claude_turn(server: ServerProcess, tmp_path: 
     session = ok(server.rpc("sessions/get", {"session_id": "c1"}))
     assert session["usage"]["turns"] == 2
     assert session["usage"]["total_cost_usd"] == pytest.approx(cost)
+
+
+def status_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox_agent", "status", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_status_on_one_screen_and_as_json(server: ServerProcess, tmp_path: Path) -> None:
+    ok(server.rpc("sessions/create", {"agent": "mock", "session_id": "waiting"}))
+    ok(server.rpc("sessions/prompt", {"session_id": "waiting", "message": "hello there", "timeout": 30}))
+    ok(server.rpc("sessions/send_message", {"session_id": "waiting", "message": "permission x.txt"}))
+    wait_for(server, "waiting", "awaiting_input")
+
+    shown = status_cli("--state-dir", str(server.state_dir))  # over the state dir's socket
+    assert shown.returncode == 0, shown.stderr
+    screen = shown.stdout
+    assert len(screen.splitlines()) <= 24
+    assert "sessions   1: 1 awaiting_input" in screen
+    assert "pending    1 permission(s), 0 question(s), oldest waiting" in screen
+    assert "running    waiting (mock) turn_" in screen
+    assert "usage      12 input (0 cached), 5 output tokens over 1 turns" in screen
+
+    as_json = status_cli("--endpoint", server.url, "--token", server.token or "", "--json")  # over HTTP
+    assert as_json.returncode == 0, as_json.stderr
+    st = json.loads(as_json.stdout)
+    assert st["running"] is True and st["pending_permissions"] == 1 and st["sessions_by_agent"] == {"mock": 1}
+    assert st["running_turns"][0]["session_id"] == "waiting" and st["journal"] == "ok"
+    assert st["usage"]["input_tokens"] == 12 and st["turns_started"] == 2
+    assert any(a["id"] == "mock" for a in st["agents"])
+
+    refused = status_cli("--endpoint", server.url)
+    assert refused.returncode == 3 and "token" in refused.stderr
+    nobody = status_cli("--state-dir", str(tmp_path / "empty"), "--json")
+    assert nobody.returncode == 3 and json.loads(nobody.stdout)["running"] is False

@@ -20,6 +20,7 @@ from sandbox_agent.agents.opencode.translator import OpenCodeTranslator
 from sandbox_agent.ops.usage import UsageLedger, aggregate, ledger_of
 from sandbox_agent.schema.events import Usage
 from sandbox_agent.schema.usage import UsageParams, UsageTotals
+from tests.pg_helpers import pg, store_url  # noqa: F401 - fixtures
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -374,3 +375,51 @@ def test_mock_usage_survives_a_daemon_restart(server_factory: Any, tmp_path: Pat
     assert bad["error"]["code"] == -32602
     missing = again.rpc("sessions/usage", {"session_id": "nope"})
     assert missing["error"]["data"]["kind"] == "session_not_found"
+
+
+def _wait_shipped(server: Any, timeout: float = 30.0) -> None:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        store = httpx.get(server.url + "/v1/health", timeout=5).json().get("store") or {}
+        if store.get("state") == "ok" and store.get("lag_rows") == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the store did not catch up")
+
+
+def test_usage_counts_sessions_only_the_store_holds(server_factory: Any, tmp_path: Path, store_url: str) -> None:  # noqa: F811
+    first = server_factory(state_dir=tmp_path / "a", extra=["--store", store_url])
+    first.rpc("sessions/create", {"agent": "mock", "session_id": "old"})
+    for message in ("one two", "three"):
+        assert "result" in first.rpc("sessions/prompt", {"session_id": "old", "message": message, "timeout": 30})
+    _wait_shipped(first)
+    first.stop()
+    cut = datetime.now(UTC)
+
+    second = server_factory(state_dir=tmp_path / "b", extra=["--store", store_url])
+    second.rpc("sessions/create", {"agent": "mock", "session_id": "new"})
+    assert "result" in second.rpc("sessions/prompt", {"session_id": "new", "message": "four", "timeout": 30})
+    result = second.rpc("sessions/usage", {})["result"]
+    assert result["store_error"] is None
+    rows = {s["session_id"]: s["usage"] for s in result["sessions"]}
+    assert set(rows) == {"old", "new"}
+    assert (rows["old"]["turns"], rows["old"]["input_tokens"], rows["old"]["output_tokens"]) == (2, 23, 10)
+    assert (rows["new"]["turns"], rows["new"]["input_tokens"]) == (1, 11)
+    assert result["total"]["input_tokens"] == 34 and result["by_agent"]["mock"]["turns"] == 3
+    only_old = second.rpc("sessions/usage", {"session_id": "old"})["result"]
+    assert [s["session_id"] for s in only_old["sessions"]] == ["old"]
+    recent = second.rpc("sessions/usage", {"since": cut.isoformat()})["result"]
+    assert [s["session_id"] for s in recent["sessions"] if s["usage"]["turns"]] == ["new"]
+    assert second.rpc("sessions/usage", {"session_id": "nowhere"})["error"]["data"]["kind"] == "session_not_found"
+    # the store's outbox in /v1/metrics and ops/status
+    import httpx
+
+    _wait_shipped(second)
+    text = httpx.get(second.url + "/v1/metrics", headers=second.headers(), timeout=10).text
+    assert "sandbox_agent_store_up 1.0" in text and "sandbox_agent_store_outbox_lag_events 0.0" in text
+    store = second.rpc("ops/status")["result"]["store"]
+    assert (store["state"], store["lag_rows"]) == ("ok", 0)

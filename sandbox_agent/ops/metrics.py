@@ -18,7 +18,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from .. import __version__
-from .stats import STATS, Histogram, Stats, store_lag
+from .stats import STATS, Histogram, Stats, store_status
 
 P = "sandbox_agent_"
 TOKEN_KINDS = ("input", "output", "cached_input", "reasoning")  # the order of Stats.usage sums
@@ -131,9 +131,15 @@ class DaemonCollector(Collector):
         if journal is not None:
             degraded = 0 if journal.error is None else 1
             yield GaugeMetricFamily(P + "journal_degraded", "1 while journal writes fail", degraded)
-        lag_value = store_lag(daemon)
-        if lag_value is not None:
-            yield GaugeMetricFamily(P + "store_outbox_lag_events", "Events not yet shipped to the store", lag_value)
+        store = store_status(daemon)
+        if store is not None:
+            yield GaugeMetricFamily(P + "store_up", "1 while the store takes rows", int(store.get("state") == "ok"))
+            yield GaugeMetricFamily(
+                P + "store_outbox_lag_events", "Events journaled, not yet in the store", store.get("lag_rows") or 0
+            )
+            yield GaugeMetricFamily(
+                P + "store_outbox_lag_seconds", "Age of the oldest unshipped event", store.get("lag_seconds") or 0
+            )
 
 
 def registry_for(daemon: Any) -> CollectorRegistry:

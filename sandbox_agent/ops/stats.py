@@ -153,21 +153,16 @@ class Stats:
             _hist(self.install_seconds, (agent, outcome), INSTALL_BUCKETS).observe(seconds)
 
 
-def store_lag(daemon: Any) -> int | None:
-    """Events waiting in the outbox for the store, when a store is set and says how far behind it is."""
-    store = getattr(daemon, "store", None)
-    if store is None:
+def store_status(daemon: Any) -> dict[str, Any] | None:
+    """The store shipper's figures (state, lag_rows, lag_seconds), when the daemon has a store."""
+    status = getattr(daemon, "store_status", None)
+    if not callable(status):
         return None
-    for name in ("outbox_lag", "lag", "pending"):
-        value = getattr(store, name, None)
-        if callable(value):
-            try:
-                value = value()
-            except Exception:
-                return None
-        if isinstance(value, int):
-            return value
-    return None
+    try:
+        value = status()
+    except Exception:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 STATS = Stats()

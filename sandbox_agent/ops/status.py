@@ -18,7 +18,7 @@ import orjson
 from .. import __version__
 from ..schema.ops import RunningTurn, StatusResult
 from ..schema.usage import UsageTotals
-from .stats import STATS, store_lag
+from .stats import STATS, store_status
 from .usage import ledger_of
 
 
@@ -55,7 +55,7 @@ def collect(daemon: Any) -> StatusResult:
         address=dict(getattr(daemon, "address", {}) or {}),
         clients=getattr(daemon, "clients", None),
         journal=daemon.journal_status(),
-        store_outbox_lag=store_lag(daemon),
+        store=store_status(daemon),
         sessions=sum(by_status.values()),
         sessions_by_status=by_status,
         sessions_by_agent=by_agent,
@@ -159,8 +159,12 @@ def render(st: dict[str, Any], max_running: int = 5) -> str:
     where = "  ".join(f"{k} {v}" for k, v in (st.get("address") or {}).items())
     if where:
         lines.append(f"  listening  {where}")
-    lag = st.get("store_outbox_lag")
-    lines.append(f"  journal    {st['journal']}" + (f"; store outbox lag {lag} events" if lag is not None else ""))
+    store = st.get("store")
+    shipped = ""
+    if store:
+        lag, age = store.get("lag_rows"), store.get("lag_seconds")
+        shipped = f"; store {store.get('state')}, outbox lag {lag} events ({age} s)"
+    lines.append(f"  journal    {st['journal']}{shipped}")
     lines.append(f"  sessions   {st['sessions']}" + (f": {_parts(st['sessions_by_status'])}" if st["sessions"] else ""))
     agents = ", ".join(
         f"{a['id']}{' ' + a['version'] if a.get('version') else ''}"

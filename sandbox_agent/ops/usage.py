@@ -115,3 +115,65 @@ def aggregate(sessions: Iterable[Any], params: UsageParams) -> UsageResult:
         by_agent.setdefault(record.agent, UsageTotals()).merge(usage)
         by_model.setdefault(record.model or "default", UsageTotals()).merge(usage)
     return UsageResult(total=total, by_agent=by_agent, by_model=by_model, sessions=rows)
+
+
+# sessions that live in the store (PostgreSQL) only: summed by the database from their turn.ended rows
+
+_USAGE = "e.body->'data'->'usage'"
+STORED_USAGE_SQL = f"""
+SELECT e.session_id, min(e.agent), min(s.record->>'model'),
+  count(*) FILTER (WHERE {_USAGE} IS NOT NULL),
+  COALESCE(sum(({_USAGE}->>'input_tokens')::bigint), 0),
+  COALESCE(sum(({_USAGE}->>'output_tokens')::bigint), 0),
+  COALESCE(sum(({_USAGE}->>'cached_input_tokens')::bigint), 0),
+  COALESCE(sum(({_USAGE}->>'reasoning_tokens')::bigint), 0),
+  sum(({_USAGE}->>'total_cost_usd')::float8)
+FROM events e LEFT JOIN sessions s ON s.session_id = e.session_id
+WHERE e.type = 'turn.ended' AND NOT (e.session_id = ANY(%s)) {{filters}}
+GROUP BY e.session_id
+ORDER BY min(e.time), e.session_id
+"""
+
+
+def stored_usage(url: str, params: UsageParams, local: set[str]) -> list[SessionUsage]:
+    """Per-session totals of the store's sessions that this daemon does not hold (blocking: run in a thread)."""
+    from ..store import Store
+
+    filters, args = [], []
+    if params.session_id is not None:
+        filters.append("AND e.session_id = %s")
+        args.append(params.session_id)
+    if params.agent is not None:
+        filters.append("AND e.agent = %s")
+        args.append(params.agent)
+    if params.since is not None:
+        filters.append("AND e.time >= %s")
+        args.append(params.since)
+    sql = STORED_USAGE_SQL.format(filters=" ".join(filters))
+    with Store(url) as store:
+        rows = store._read(sql, (sorted(local), *args))  # the reader's one connection, schema checks and lock
+    return [
+        SessionUsage(
+            session_id=sid,
+            agent=agent,
+            model=model,
+            usage=UsageTotals(
+                turns=turns,
+                input_tokens=inp,
+                output_tokens=out,
+                cached_input_tokens=cached,
+                reasoning_tokens=reasoning,
+                total_cost_usd=cost,
+            ),
+        )
+        for sid, agent, model, turns, inp, out, cached, reasoning, cost in rows
+    ]
+
+
+def merge_stored(result: UsageResult, stored: list[SessionUsage]) -> UsageResult:
+    for row in stored:
+        result.sessions.append(row)
+        result.total.merge(row.usage)
+        result.by_agent.setdefault(row.agent, UsageTotals()).merge(row.usage)
+        result.by_model.setdefault(row.model or "default", UsageTotals()).merge(row.usage)
+    return result

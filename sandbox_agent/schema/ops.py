@@ -23,7 +23,9 @@ class StatusResult(BaseModel):
     address: dict[str, Any] = Field(default_factory=dict, description="socket, http: where the daemon listens")
     clients: int | None = None
     journal: str = Field(description="ok, ephemeral, or degraded: <error>")
-    store_outbox_lag: int | None = Field(default=None, description="events not yet in the store, when one is set")
+    store: dict[str, Any] | None = Field(
+        default=None, description="with --store: state, lag_rows (events not yet shipped), lag_seconds"
+    )
     sessions: int
     sessions_by_status: dict[str, int]
     sessions_by_agent: dict[str, int]

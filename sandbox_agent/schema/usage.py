@@ -46,6 +46,8 @@ class UsageTotals(BaseModel):
 
 
 class UsageParams(BaseModel):
+    """With a store (`--store`), sessions that only the store holds (other daemons', older ones) count too."""
+
     model_config = ConfigDict(extra="forbid")
 
     session_id: str | None = Field(default=None, description="only this session")
@@ -69,3 +71,6 @@ class UsageResult(BaseModel):
     by_agent: dict[str, UsageTotals] = Field(description="agent id -> totals")
     by_model: dict[str, UsageTotals] = Field(description="the session's model (or 'default') -> totals")
     sessions: list[SessionUsage] = Field(description="one entry per matching session, oldest first")
+    store_error: str | None = Field(
+        default=None, description="why sessions that only the store holds are missing (the store is unreachable)"
+    )
