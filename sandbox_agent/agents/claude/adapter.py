@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import mimetypes
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ from ...rpc.errors import AppError
 from ...rpc.framing import Line
 from ...schema.agents import AgentCapabilities
 from ...schema.content import FilePart, ImagePart, InputPart, TextPart
+from ...schema.control import AgentControl, ConfigureHow
 from ...schema.errors import ErrorKind
 from ...schema.events import ErrorData
-from ...schema.methods import PermissionReply
+from ...schema.methods import PermissionMode, PermissionReply
 from ...sessions.clock import new_id
 from ..base import AgentSession, EventSink, SessionConfig
 from ..launch_env import claude_launch
@@ -53,6 +55,24 @@ CAPABILITIES = AgentCapabilities(
     interrupt="yes",
     resume="yes",
 )
+
+
+# Measured on 2.1.197 (docs/decisions.md): a user line written mid-turn goes into the turn's next model request
+# ("The user sent a new message while you were working"); with no further request it runs as its own turn right
+# after. Either way the daemon keeps one turn open until Claude has answered it.
+CONTROL = AgentControl(
+    steer="native",
+    fork="native",  # --resume <source> --fork-session, at the source's latest turn boundary (earlier: replay)
+    configure_model="live",  # control request set_model
+    configure_permission_mode="live",  # control request set_permission_mode
+    configure_agent_mode="no",
+)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type") == "text")
 
 
 def content_blocks(parts: list[InputPart]) -> list[dict[str, Any]]:
@@ -92,6 +112,7 @@ class ClaudeSession(AgentSession):
         self._closing = False
         self._ready = False  # until initialize answered, a dying process is a failed start, not an ended session
         self._tasks: set[asyncio.Task[None]] = set()
+        self._steers: list[str] = []  # steered messages Claude has not taken yet (their --replay-user-messages echo)
 
     def argv(self) -> list[str]:
         c = self.config
@@ -106,12 +127,17 @@ class ClaudeSession(AgentSession):
             "--include-partial-messages",
             "--permission-prompt-tool",
             "stdio",
+            "--replay-user-messages",  # tells when a steered message was taken
+            "--allow-dangerously-skip-permissions",  # so that configure may switch to bypass later
             "--permission-mode",
             PERMISSION_MODES[c.permission_mode],
         ]
         if c.model:
             argv += ["--model", c.model]
-        argv += ["--resume", self.native_id] if c.resume_native_id else ["--session-id", self.native_id]
+        if c.fork is not None and not c.resume_native_id and c.fork.turns:
+            argv += ["--resume", c.fork.source_native_id, "--fork-session", "--session-id", self.native_id]
+        else:
+            argv += ["--resume", self.native_id] if c.resume_native_id else ["--session-id", self.native_id]
         if c.mcp_servers:
             argv += ["--mcp-config", str(self._write_mcp_config())]
         return argv
@@ -153,7 +179,20 @@ class ClaudeSession(AgentSession):
             )
             await self._start()
 
+    def _copy_fork_source(self) -> None:
+        """Claude finds conversations under its config dir: give the fork a copy of the source's transcript."""
+        fork = self.config.fork
+        if fork is None or self.config.resume_native_id or self.config.state_dir is None:
+            return
+        source = self.config.state_dir.parent / fork.source_session_id / "claude" / "claude" / "projects"
+        target = self._state() / "claude" / "projects"
+        for path in source.glob(f"*/{fork.source_native_id}.jsonl"):
+            dest = target / path.parent.name / path.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+
     async def _start(self) -> None:
+        self._copy_fork_source()
         launch = claude_launch(self.config.env, self._state())
         self.proc = AgentProcess(self.argv(), launch.env, self.config.cwd, self._on_line)
         try:
@@ -224,7 +263,18 @@ class ClaudeSession(AgentSession):
         elif kind == "system" and msg.get("subtype") == "init" and msg.get("session_id"):
             self.native_id = msg["session_id"]
             sink.set_native_session_id(self.native_id)
-        for e in self.translator.translate(msg):
+        elif kind == "user" and msg.get("isReplay") and self._steers:
+            text = _text_of((msg.get("message") or {}).get("content"))
+            if text in self._steers:
+                self._steers.remove(text)
+        emissions = self.translator.translate(msg)
+        if kind == "result" and self._steers and not self.translator.interrupting:
+            # a steered message is still waiting: Claude runs it right after this result, in the same daemon turn
+            turn_id = next((e.data.turn_id for e in emissions if e.type == "turn.ended"), None)  # type: ignore[attr-defined]
+            if turn_id is not None:
+                emissions = [e for e in emissions if e.type != "turn.ended"]
+                self.translator.turn_id = turn_id
+        for e in emissions:
             sink.emit(e.type, e.data, synthetic=e.synthetic, raw=msg)
 
     async def _respond(self, request_id: str, response: dict[str, Any]) -> None:
@@ -254,7 +304,26 @@ class ClaudeSession(AgentSession):
 
     async def interrupt(self) -> None:
         self.translator.interrupting = True
+        self._steers.clear()
         await self._control({"subtype": "interrupt"}, CONTROL_TIMEOUT)
+
+    async def steer(self, content: list[InputPart]) -> bool:
+        message = {"role": "user", "content": content_blocks(content)}
+        self._steers.append(_text_of(message["content"]))
+        await self._write(
+            {"type": "user", "message": message, "parent_tool_use_id": None, "session_id": self.native_id}
+        )
+        return True
+
+    async def configure(
+        self, model: str | None, agent_mode: str | None, permission_mode: PermissionMode | None
+    ) -> ConfigureHow:
+        if model is not None:
+            await self._control({"subtype": "set_model", "model": model}, CONTROL_TIMEOUT)
+        if permission_mode is not None:
+            mode = PERMISSION_MODES[permission_mode]
+            await self._control({"subtype": "set_permission_mode", "mode": mode}, CONTROL_TIMEOUT)
+        return "live"
 
     async def reply_permission(self, permission_id: str, reply: PermissionReply, message: str | None) -> None:
         request = self._pending(permission_id)
