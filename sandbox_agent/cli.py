@@ -435,6 +435,25 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_acp(args: argparse.Namespace) -> int:
+    from .acp.run import serve_acp_stdio
+    from .statedir import AttachFailed, StateDirOwned
+
+    token = args.token or os.environ.get("SANDBOX_AGENT_TOKEN")
+    private = args.embedded or args.ephemeral
+    daemon = _daemon(args) if private and not args.endpoint else None
+    attach_to = None if (args.endpoint or private) else (_state_dir(args), _spawn_args(args))
+    try:
+        run_async(serve_acp_stdio(daemon, args.endpoint, token, attach_to, args.agent))
+    except (StateDirOwned, AttachFailed) as exc:
+        raise CliError(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise CliError(f"cannot reach {args.endpoint}: {exc}") from None
+    return 0
+
+
 def cmd_bundle(args: argparse.Namespace) -> int:
     from .deploy.bundle import BundleError, build_kinds
 
@@ -591,6 +610,12 @@ def build_parser() -> argparse.ArgumentParser:
     _endpoint_flags(p, required=False)
     _daemon_flags(p, attach=True)
     p.set_defaults(fn=cmd_mcp)
+
+    p = sub.add_parser("acp", help="serve ACP on stdio: any ACP client drives any agent (the state dir's daemon)")
+    p.add_argument("--agent", default="mock", help="the agent for session/new without _meta (default %(default)s)")
+    _endpoint_flags(p, required=False)
+    _daemon_flags(p, attach=True)
+    p.set_defaults(fn=cmd_acp)
 
     p = sub.add_parser("bundle", help="build the portable artifacts (a zipapp for python3 3.11-3.13, a standalone)")
     p.add_argument("--kind", choices=["auto", "zipapp", "standalone"], default="auto", help="auto: both")
