@@ -191,3 +191,20 @@ async def test_the_python_sdk(server) -> None:  # type: ignore[no-untyped-def]
         assert (await client.resize_terminal(t.terminal_id, 100, 50)).cols == 100
         assert [x.terminal_id for x in await client.list_terminals()] == [t.terminal_id]
         assert (await client.close_terminal(t.terminal_id)).status == "exited"
+
+
+async def test_exit_is_seen_without_pidfd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kernels or syscall filters without pidfd_open: the terminal polls for its child's exit instead."""
+    import os
+
+    from sandbox_agent.terminals.terminal import Terminal
+
+    def no_pidfd(pid: int) -> int:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    term = Terminal(["sh", "-c", "echo bye; exit 7"], "/", dict(os.environ), 80, 24, 1024)
+    await asyncio.wait_for(term.exited.wait(), 5)
+    assert term.exit_code == 7 and term.info().status == "exited"
+    await term.close()
+    assert b"bye" in term.scrollback.snapshot()

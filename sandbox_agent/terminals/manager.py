@@ -12,6 +12,7 @@ from ..schema.terminals import TerminalOpenParams
 from .terminal import Terminal
 
 MAX_TERMINALS = 32
+KEEP_EXITED = 32
 SCROLLBACK_BYTES = 256 * 1024
 
 
@@ -32,6 +33,9 @@ class TerminalManager:
         running = sum(1 for t in self.terminals.values() if t.running)
         if running >= MAX_TERMINALS:
             raise AppError(ErrorKind.LIMIT_EXCEEDED, f"{running} terminals are open", limit=MAX_TERMINALS)
+        exited = [tid for tid, t in self.terminals.items() if not t.running]
+        for tid in exited[: max(0, len(exited) - KEEP_EXITED + 1)]:  # exited ones stay listed, within bounds
+            self.terminals.pop(tid).release()
         env = {**os.environ, "TERM": "xterm-256color", **(p.env or {})}
         term = Terminal(p.command or default_shell(), p.cwd or self.default_cwd, env, p.cols, p.rows, self.scrollback)
         self.terminals[term.id] = term

@@ -23,6 +23,7 @@ from .pty_process import exit_fields, kill_session, set_size, spawn_on_pty
 READ_SIZE = 64 * 1024
 VIEWER_BACKLOG = 8 * 1024 * 1024  # a viewer this far behind is dropped (it can reconnect for the scrollback)
 KILL_GRACE_S = 2.0
+EXIT_POLL_S = 0.2
 
 
 class Viewer:
@@ -89,8 +90,12 @@ class Terminal:
         self._loop = asyncio.get_running_loop()
         self._write_lock = asyncio.Lock()
         self._loop.add_reader(self.master, self._on_readable)
-        self._pidfd = os.pidfd_open(self.pid)
-        self._loop.add_reader(self._pidfd, self._on_exit)
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+            self._loop.add_reader(self._pidfd, self._on_exit)
+        except OSError:  # kernels before 5.3 (and some sandboxes' syscall filters): poll for the exit instead
+            self._pidfd = -1
+            self._loop.call_later(EXIT_POLL_S, self._poll_exit)
 
     @property
     def running(self) -> bool:
@@ -144,11 +149,17 @@ class Terminal:
             pid, status = self.pid, 0
         if pid == 0:
             return
-        self._loop.remove_reader(self._pidfd)
-        os.close(self._pidfd)
-        self._pidfd = -1
+        if self._pidfd >= 0:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = -1
         self.exit_code, self.signal = exit_fields(status)
         self.exited.set()
+
+    def _poll_exit(self) -> None:
+        self._on_exit()
+        if self.running:
+            self._loop.call_later(EXIT_POLL_S, self._poll_exit)
 
     def attach(self) -> tuple[bytes, Viewer]:
         viewer = Viewer()
@@ -214,6 +225,10 @@ class Terminal:
         if self.running:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.exited.wait(), KILL_GRACE_S)
+        self.release()
+
+    def release(self) -> None:
+        """Give back the fds (the processes are gone or being killed); viewers see the end of output."""
         self._end_output()
         if self._pidfd >= 0:
             self._loop.remove_reader(self._pidfd)
