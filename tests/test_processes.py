@@ -320,3 +320,19 @@ async def test_mcp_tools_check_the_agents_work(tmp_path: Path) -> None:
             assert refused.is_error and "path_outside_roots" in refused.content[0].text  # type: ignore[union-attr]
     finally:
         await daemon.stop()
+
+
+async def test_streaming_over_stdio(tmp_path: Path) -> None:
+    """The same methods and notifications on the stdio transport (an embedded daemon)."""
+    from sandbox_agent.client import SandboxAgent
+
+    client = await SandboxAgent.start(state_dir=str(tmp_path / "state"), ephemeral=True)
+    try:
+        pid = await client.start_process(["sh", "-c", "for i in 1 2 3; do echo n$i; sleep 0.05; done"])
+        chunks = [c async for c in client.process_output_stream(pid)]
+        assert "".join(c.data for c in chunks) == "n1\nn2\nn3\n"
+        with pytest.raises(Exception) as refused:  # tmp_path is not under the daemon's working dir
+            await client.fs_write(str(tmp_path / "w.txt"), "over stdio")
+        assert getattr(refused.value, "kind", None) == "path_outside_roots"
+    finally:
+        await client.close()
