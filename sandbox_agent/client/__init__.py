@@ -1,7 +1,7 @@
-"""The Python SDK: embedded (spawns `sandbox-agent stdio`) or remote (WebSocket), the same typed API."""
+"""The Python SDK: the state dir's shared daemon, a private child, or a remote server; the same typed API."""
 
 from ..rpc.connection import ConnectionClosed
-from ..rpc.errors import RpcError
+from ..rpc.errors import AlreadyResolved, RpcError
 from .client import SandboxAgent, Session
 
-__all__ = ["ConnectionClosed", "RpcError", "SandboxAgent", "Session"]
+__all__ = ["AlreadyResolved", "ConnectionClosed", "RpcError", "SandboxAgent", "Session"]

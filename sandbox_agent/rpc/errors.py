@@ -41,6 +41,12 @@ class AppError(RpcError):
         self.error_kind = kind
 
 
+class AlreadyResolved(RpcError):
+    """Another client answered this permission or question first (`data.kind = "already_resolved"`)."""
+
+
 def error_from_dict(err: dict[str, Any]) -> RpcError:
     """Rebuild an error received from a peer (the client side of the same contract)."""
-    return RpcError(int(err.get("code", INTERNAL_ERROR)), str(err.get("message", "")), err.get("data"))
+    data = err.get("data")
+    cls = AlreadyResolved if isinstance(data, dict) and data.get("kind") == "already_resolved" else RpcError
+    return cls(int(err.get("code", INTERNAL_ERROR)), str(err.get("message", "")), data)

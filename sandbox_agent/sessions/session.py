@@ -248,6 +248,7 @@ class Session:
             self.record.ended = data
             self.persist()
             self._ended.set()
+            self._settled.set()  # nothing is starting any more: calls waiting on a start see the end instead
             self.log.close_subscribers()
 
     def _close_turn(self, stop_reason: str) -> None:
