@@ -122,7 +122,7 @@ def codex_launch(
     return Launch(child_env(session_env, {**base, "CODEX_HOME": str(codex_home)}), state)
 
 
-_OPENCODE_PERMISSION: dict[str, dict[str, str]] = {
+OPENCODE_PERMISSION: dict[str, dict[str, str]] = {
     "default": {"bash": "ask", "edit": "ask"},
     "plan": {"bash": "ask", "edit": "deny"},
     "accept_edits": {"bash": "ask", "edit": "allow"},
@@ -144,17 +144,21 @@ def opencode_launch(
         "$schema": "https://opencode.ai/config.json",
         "autoupdate": False,
         "share": "disabled",
-        "permission": _OPENCODE_PERMISSION[permission_mode],
+        "permission": OPENCODE_PERMISSION[permission_mode],
     }
     custom = session_env.get("OPENAI_BASE_URL")
     if custom:
         name = model or "default"
+        # OpenCode only runs models its config declares: the session's, and any others the endpoint serves
+        # (SANDBOX_AGENT_MODELS, comma-separated) so that sessions/configure can switch to them
+        names = [name] + [m.strip() for m in session_env.get("SANDBOX_AGENT_MODELS", "").split(",") if m.strip()]
+        limits = {"context": 128000, "output": 4096}
         config["provider"] = {
             "sandbox": {
                 "npm": "@ai-sdk/openai-compatible",
                 "name": "Session endpoint",
                 "options": {"baseURL": custom.rstrip("/"), "apiKey": session_env.get("OPENAI_API_KEY", "")},
-                "models": {name: {"name": name, "tool_call": True, "limit": {"context": 128000, "output": 4096}}},
+                "models": {n: {"name": n, "tool_call": True, "limit": limits} for n in names},
             }
         }
         config["enabled_providers"] = ["sandbox"]

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
 from ...rpc.errors import AppError
 from ...schema.agents import AgentCapabilities
 from ...schema.content import FilePart, ImagePart, InputPart, TextPart
+from ...schema.control import AgentControl, ConfigureHow
+from ...schema.errors import ErrorKind
 from ...schema.events import ErrorData, PermissionData, TurnEndedData
-from ...schema.methods import PermissionReply
+from ...schema.methods import PermissionMode, PermissionReply
 from ...sessions.clock import new_id
 from ..base import AgentSession, EventSink, SessionConfig
+from ..launch_env import OPENCODE_PERMISSION
+from ..shared_servers import pinned_launch
 from .serve import OpenCodeServer
 from .translator import OpenCodeTranslator
 
@@ -38,6 +43,22 @@ CAPABILITIES = AgentCapabilities(
     interrupt="yes",
     resume="yes",
 )
+
+
+# Measured on 1.18.33 (docs/decisions.md): prompt_async while the session is busy adds the user message to the
+# running loop (the next model request carries it); mid-stream it restarts the step, with an extra session.idle.
+CONTROL = AgentControl(
+    steer="native",
+    fork="native",  # POST /session/{id}/fork {messageID}
+    configure_model="next_turn",  # the prompt's model
+    configure_permission_mode="live",  # PATCH /session/{id} {permission}
+    configure_agent_mode="next_turn",  # the prompt's agent
+)
+STEER_SETTLE = 0.3  # after an idle with a steer outstanding, how long to wait for OpenCode to pick it up
+
+
+def permission_rules(mode: PermissionMode) -> list[dict[str, str]]:
+    return [{"permission": k, "pattern": "*", "action": v} for k, v in OPENCODE_PERMISSION[mode].items()]
 
 
 def parts_for(content: list[InputPart]) -> list[dict[str, Any]]:
@@ -71,6 +92,9 @@ class OpenCodeSession(AgentSession):
         self.translator = OpenCodeTranslator(new_id)
         self.server: OpenCodeServer | None = None
         self.oc_session: str | None = config.resume_native_id
+        self._launch_model, self._launch_mode = pinned_launch(config)  # what the shared server was started with
+        self._steer_pending = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def _server(self) -> OpenCodeServer:
         if self.server is None or not self.server.alive:
@@ -82,19 +106,87 @@ class OpenCodeSession(AgentSession):
     async def start(self) -> None:
         server = await self._server()
         if self.oc_session is None:
-            body: dict[str, Any] = {"title": f"sandbox-agent {self.config.session_id}"}  # a title: no title request
-            info = await server.call("POST", "/session", self.config.cwd, body)
+            fork = self.config.fork
+            if fork is not None and fork.user_messages > 0:
+                info = await server.call("POST", f"/session/{fork.source_native_id}/fork", self.config.cwd, {
+                    **({} if fork.whole else {"messageID": await self._first_left_out(server, fork)}),
+                })
+            else:
+                body: dict[str, Any] = {"title": f"sandbox-agent {self.config.session_id}"}  # no title request
+                info = await server.call("POST", "/session", self.config.cwd, body)
             self.oc_session = info["id"]
             server.sessions[self.oc_session] = self
+        if self.config.permission_mode != self._launch_mode:
+            await self._set_permission(self.config.permission_mode)
         self.sink.set_native_session_id(self.oc_session)
+
+    async def _first_left_out(self, server: OpenCodeServer, fork: Any) -> str:
+        """The source's first user message after the fork point: the fork keeps everything before it."""
+        messages = await server.call("GET", f"/session/{fork.source_native_id}/message", self.config.cwd)
+        users = [m["info"]["id"] for m in messages or [] if (m.get("info") or {}).get("role") == "user"]
+        if len(users) <= fork.user_messages:
+            raise AppError(ErrorKind.AGENT_ERROR, f"opencode session {fork.source_native_id} has fewer messages")
+        return str(users[fork.user_messages])
+
+    async def _set_permission(self, mode: PermissionMode) -> None:
+        server = await self._server()
+        body = {"permission": permission_rules(mode)}
+        await server.call("PATCH", f"/session/{self.oc_session}", self.config.cwd, body)
+
+    def _prompt_body(self, content: list[InputPart]) -> dict[str, Any]:
+        body: dict[str, Any] = {"parts": parts_for(content)}
+        if self.config.agent_mode in ("build", "plan"):
+            body["agent"] = self.config.agent_mode
+        model = self.config.model
+        if model and model != self._launch_model:  # a model chosen after launch goes with every prompt
+            provider, _, name = model.partition("/")
+            body["model"] = {"providerID": provider, "modelID": name} if name else {
+                "providerID": "sandbox", "modelID": model
+            }
+        return body
 
     async def send(self, turn_id: str, content: list[InputPart]) -> None:
         server = await self._server()
         self.translator.turn_id = turn_id
-        body: dict[str, Any] = {"parts": parts_for(content)}
-        if self.config.agent_mode in ("build", "plan"):
-            body["agent"] = self.config.agent_mode
-        await server.call("POST", f"/session/{self.oc_session}/prompt_async", self.config.cwd, body)
+        self._steer_pending = False
+        path = f"/session/{self.oc_session}/prompt_async"
+        await server.call("POST", path, self.config.cwd, self._prompt_body(content))
+
+    async def steer(self, content: list[InputPart]) -> bool:
+        if self.translator.turn_id is None:
+            return False
+        server = await self._server()
+        self._steer_pending = True
+        path = f"/session/{self.oc_session}/prompt_async"
+        await server.call("POST", path, self.config.cwd, self._prompt_body(content))
+        return True
+
+    async def configure(
+        self, model: str | None, agent_mode: str | None, permission_mode: PermissionMode | None
+    ) -> ConfigureHow:
+        if model is not None:
+            await self._check_model(model)
+            self.config.model = model
+        if agent_mode is not None:
+            self.config.agent_mode = agent_mode
+        if permission_mode is not None:
+            await self._set_permission(permission_mode)
+            return "live"
+        return "next_turn"
+
+    async def _check_model(self, model: str) -> None:
+        server = await self._server()
+        found = await server.call("GET", "/config/providers", self.config.cwd) or {}
+        known = [f"{p['id']}/{m}" for p in found.get("providers", []) for m in (p.get("models") or {})]
+        wanted = model if "/" in model else f"sandbox/{model}"
+        if wanted not in known:
+            raise AppError(
+                ErrorKind.NOT_SUPPORTED,
+                f"opencode does not know model {model!r} here (known: {', '.join(known) or 'none'}); list the "
+                "models a custom endpoint serves in SANDBOX_AGENT_MODELS",
+                model=model,
+                known=known,
+            )
 
     async def interrupt(self) -> None:
         server = await self._server()
@@ -134,8 +226,24 @@ class OpenCodeSession(AgentSession):
     # SessionListener
 
     def on_event(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "session.idle" and self._steer_pending and self.translator.turn_id is not None:
+            # OpenCode may still be picking up the steered message: end the turn only if it stays idle
+            self._steer_pending = False
+            task = asyncio.ensure_future(self._idle_after_steer(event))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
         for e in self.translator.translate(event):
             self.sink.emit(e.type, e.data, synthetic=e.synthetic, raw=event)
+
+    async def _idle_after_steer(self, event: dict[str, Any]) -> None:
+        await asyncio.sleep(STEER_SETTLE)
+        try:
+            status = await (await self._server()).call("GET", "/session/status", self.config.cwd) or {}
+        except AppError:
+            status = {}
+        if (status.get(self.oc_session) or {}).get("type") != "busy":
+            self.on_event(event)  # still idle: the turn is over (a later real idle would find no turn: ignored)
 
     def on_server_exit(self, code: int, stderr: str) -> None:
         for e in self.translator.items.fail_all():

@@ -5,26 +5,37 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...install.installer import InstalledAgent, Installer
-from ..base import AgentSession, EventSink, SessionConfig
+from ..base import AgentSession, EventSink, ForkPoint, SessionConfig
 from ..launch_env import opencode_launch
 from ..npm_agent import NpmAgentDriver
-from ..shared_servers import ServerPool
-from .adapter import CAPABILITIES, OpenCodeSession
+from ..shared_servers import ServerPool, pinned_launch
+from .adapter import CAPABILITIES, CONTROL, OpenCodeSession
 from .serve import OpenCodeServer
 
 
 def _serve(installed: InstalledAgent, config: SessionConfig, home: Path) -> OpenCodeServer:
-    launch = opencode_launch(config.env, home, config.model, config.permission_mode, installed.version)
+    model, permission_mode = pinned_launch(config)
+    launch = opencode_launch(config.env, home, model, permission_mode, installed.version)
     return OpenCodeServer(installed.command, launch.env, home)
 
 
 def _key(c: SessionConfig) -> list[str]:
-    return [c.env.get("OPENAI_BASE_URL", ""), c.env.get("OPENAI_API_KEY", ""), c.model or "", c.permission_mode]
+    model, permission_mode = pinned_launch(c)
+    env = c.env
+    return [
+        env.get("OPENAI_BASE_URL", ""),
+        env.get("OPENAI_API_KEY", ""),
+        model or "",
+        permission_mode,
+        env.get("SANDBOX_AGENT_MODELS", ""),
+    ]
 
 
 class OpenCodeDriver(NpmAgentDriver):
     capabilities = CAPABILITIES
     modes = ["build", "plan"]
+    agent_modes = ["build", "plan"]
+    control = CONTROL
 
     def __init__(self, installer: Installer) -> None:
         super().__init__("opencode", installer)
@@ -32,6 +43,9 @@ class OpenCodeDriver(NpmAgentDriver):
 
     def open_session(self, config: SessionConfig, sink: EventSink) -> AgentSession:
         return OpenCodeSession(config, sink, self)
+
+    def can_fork(self, point: ForkPoint) -> bool:
+        return True  # POST /session/{id}/fork {messageID}: everything before that message
 
     async def server_for(self, config: SessionConfig) -> OpenCodeServer:
         return await self.pool.server_for(config)
