@@ -311,7 +311,13 @@ class SandboxAcpAgent:
             title=data.get("action"),
             raw_input=meta.get("input"),
         )
-        answer = await self.conn.request_permission(session_id=session_id, tool_call=tool, options=PERMISSION_OPTIONS)
+        try:
+            options = PERMISSION_OPTIONS
+            answer = await self.conn.request_permission(session_id=session_id, tool_call=tool, options=options)
+        except (RequestError, ConnectionError) as exc:
+            # the client could not answer: reject rather than leave the turn waiting for nobody
+            log.warning("acp: session/request_permission failed (%s %s); rejecting", exc, getattr(exc, "data", ""))
+            answer = S.RequestPermissionResponse(outcome=S.DeniedOutcome(outcome="cancelled"))
         outcome = answer.outcome
         reply = outcome.option_id if isinstance(outcome, S.AllowedOutcome) else "reject"
         if reply not in ("once", "always", "reject"):
