@@ -41,7 +41,7 @@ async def test_outage_during_a_streaming_turn(server_factory, tmp_path, pg, stor
     srv = server_factory(state_dir=tmp_path / "state", extra=["--store", store_url])
     client = await SandboxAgent.connect(srv.url, srv.token, reconnect=False)
     s = await client.create_session("mock", session_id="ses_outage")
-    await s.send(f"slow {OUTAGE_SECONDS + 6}")
+    await s.send("slow 120")
     await asyncio.wait_for(_ticks(s, 10), 30)
     wait_shipped(srv)
     pg.stop()
@@ -55,6 +55,8 @@ async def test_outage_during_a_streaming_turn(server_factory, tmp_path, pg, stor
         assert (await s.get()).status == "running"
     finally:
         pg.start()
+    await asyncio.sleep(1)  # a little more streaming with the database back
+    assert await s.interrupt()
     await asyncio.wait_for(_wait_idle(s), 60)
     wait_shipped(srv, timeout=30)
     local = await all_events(client, "ses_outage")

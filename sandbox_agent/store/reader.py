@@ -9,7 +9,7 @@ import orjson
 from pydantic import BaseModel
 
 from .schema import LATEST, current_version, migrate
-from .writes import EventRow, SessionRow, insert_events, upsert_sessions
+from .writes import EventRow, SessionRow, insert_events, prepare, upsert_sessions
 
 
 class StoreError(RuntimeError):
@@ -86,6 +86,7 @@ class Store:
         from .shipper import scrub
 
         try:
+            self._migrated = False  # a new connection: its temporary staging table is gone
             self._conn = psycopg.connect(
                 self.url, autocommit=True, connect_timeout=int(self.connect_timeout), application_name="sandbox-agent"
             )
@@ -175,6 +176,7 @@ class Store:
             conn = self._connection()
             if not self._migrated:
                 migrate(conn)
+                prepare(conn)
                 self._migrated = True
             with conn.transaction(), conn.cursor() as cur:
                 if session is not None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .outbox import JournalReader, OutboxState
 from .schema import migrate
-from .writes import EventRow, SessionRow, insert_events, upsert_sessions
+from .writes import EventRow, SessionRow, insert_events, prepare, upsert_sessions
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,9 @@ BUSY_FOR = 2.0
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
 RESCAN_RECORDS = 5.0  # a record can change without an event (rare): compare them all this often
+SAVE_EVERY = 0.5  # seconds between watermark file writes (a lost write only re-ships rows)
+# events after which a session's record may have changed (native id, settings, ending): ship it with them
+RECORD_EVENTS = frozenset({"session.started", "session.ended", "session.configured", "turn.ended"})
 LAG_SAMPLES = 20_000  # recent per-event lags kept for p50/p99 (the benchmark reads them)
 
 CONNECT_OPTIONS: dict[str, Any] = {
@@ -85,6 +88,8 @@ class Shipper:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._drain_until = 0.0
+        self._saved_watermark = self.outbox.watermark
+        self._saved_at = 0.0
         self._thread: threading.Thread | None = None
         self._conn: Any = None
         self._reader: JournalReader | None = None
@@ -192,6 +197,7 @@ class Shipper:
         conn = psycopg.connect(self.url, autocommit=True, **CONNECT_OPTIONS)
         try:
             migrate(conn)
+            prepare(conn)
         except Exception:
             conn.close()
             raise
@@ -210,19 +216,28 @@ class Shipper:
         self._close_conn()
 
     def _step(self) -> bool:
-        """Ship one batch; False when there was nothing to ship."""
+        """Ship one batch; False when there was nothing to ship.
+
+        Every blocking call lets the event loop's thread take the GIL, and getting it back can take a switch
+        interval (5 ms) on a busy daemon; so a batch makes as few calls as it can: one journal read, records only
+        when the batch may have changed them, and COPY + INSERT in one transaction.
+        """
         assert self._reader is not None
-        self._refresh_head()
         now = time.monotonic()
         if now - self._last_rescan >= RESCAN_RECORDS:
             self._last_rescan = now
             self._ship_records(None)
         rows = self._reader.rows_after(self.outbox.watermark, self.batch_rows)
         if not rows:
+            self._save_watermark(now)
             return False
         self._last_rows_at = now
         events = self._reader.event_rows(rows)
-        sessions = sorted({e.session_id for e in events})
+        self.head = max(self.head, rows[-1][0])
+        first_time = _parse_time(events[0].time)
+        self._oldest_unshipped = (rows[0][0], first_time)
+        sessions = sorted({e.session_id for e in events if e.session_id not in self._shipped_records
+                           or e.type in RECORD_EVENTS})
         t0 = time.perf_counter()
         try:
             self._ship(events, sessions)
@@ -238,9 +253,18 @@ class Shipper:
             t = _parse_time(e.time)
             if t is not None:
                 self.lag_samples.append(shipped_at - t)
-        self.outbox.save(rows[-1][0], self._reader.inode)
-        self._refresh_head()
+        self.outbox.watermark = rows[-1][0]
+        self._save_watermark(now)
         return True
+
+    def _save_watermark(self, now: float) -> None:
+        if self.outbox.watermark != self._saved_watermark and now - self._saved_at >= SAVE_EVERY:
+            self._flush_watermark()
+
+    def _flush_watermark(self) -> None:
+        assert self._reader is not None
+        self.outbox.save(self.outbox.watermark, self._reader.inode)
+        self._saved_watermark, self._saved_at = self.outbox.watermark, time.monotonic()
 
     def _ship(self, events: list[EventRow], sessions: list[str]) -> None:
         records = self._changed_records(sessions)
@@ -287,6 +311,8 @@ class Shipper:
             self._conn = None
 
     def _close(self) -> None:
+        if self._reader is not None and self.outbox.watermark != self._saved_watermark:
+            self._flush_watermark()
         self._close_conn()
         if self._reader is not None:
             self._reader.close()
