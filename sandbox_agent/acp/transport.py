@@ -8,12 +8,14 @@ server keeps reading.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import orjson
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
+EOF_GRACE = 5.0
 
 
 def _problem(msg: Any) -> str | None:
@@ -43,8 +45,13 @@ class StdioTransport:
         self.reader = reader
         self.writer = writer
         self._lock = asyncio.Lock()
+        self._unanswered: set[Any] = set()  # ids of requests received and not answered yet
+        self._answered = asyncio.Event()
 
     async def send(self, message: dict[str, Any]) -> None:
+        if "method" not in message and message.get("id") in self._unanswered:
+            self._unanswered.discard(message["id"])
+            self._answered.set()
         async with self._lock:
             self.writer.write(orjson.dumps(message) + b"\n")
             await self.writer.drain()
@@ -60,6 +67,7 @@ class StdioTransport:
                 await self._error(None, INVALID_REQUEST, "message too large")
                 continue
             if not line:
+                await self._drain_answers()
                 return None
             if not line.strip():
                 continue
@@ -70,9 +78,20 @@ class StdioTransport:
                 continue
             problem = _problem(msg)
             if problem is None:
+                if "method" in msg and msg.get("id") is not None:
+                    self._unanswered.add(msg["id"])
                 return msg
             request_id = msg.get("id") if isinstance(msg, dict) and isinstance(msg.get("id"), str | int) else None
             await self._error(request_id, INVALID_REQUEST, f"Invalid Request: {problem}")
+
+    async def _drain_answers(self, limit: float = EOF_GRACE) -> None:
+        """At end of input, answer what was asked before it (a piped batch of requests), up to `limit` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while self._unanswered and loop.time() < deadline:
+            self._answered.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._answered.wait(), deadline - loop.time())
 
     async def close(self) -> None:
         self.writer.close()
