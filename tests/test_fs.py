@@ -364,3 +364,34 @@ def test_the_cli_calls_every_method(srv, root: Path) -> None:  # type: ignore[no
     assert json.loads(cli("terminals/list").stdout) == {"terminals": []}
     refused = cli("fs/read", "path=/etc/passwd")
     assert refused.returncode == 1 and "[path_outside_roots]" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_big_tar_streams_in_and_is_extracted(srv, root: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    archive = tmp_path / "big.tar"
+    with tarfile.open(archive, "w") as tar:  # uncompressed random data: 30 MB on the wire, too big for JSON-RPC
+        for i in range(3):
+            data = os.urandom(10 * MB)
+            info = tarfile.TarInfo(f"repo/part{i}/blob.bin")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+    def chunks() -> Iterator[bytes]:
+        with archive.open("rb") as f:
+            while piece := f.read(MB):
+                yield piece
+
+    url = srv.url + "/v1/fs/file"
+    with httpx.Client(headers=srv.headers(), timeout=120) as http:
+        before = rss_peak_kb(srv.proc.pid)
+        put = http.put(url, params={"path": str(root / "up"), "extract": "tar"}, content=chunks())
+        growth_mb = (rss_peak_kb(srv.proc.pid) - before) / 1024
+        assert put.status_code == 200, put.text
+        assert put.json() == {"path": str(root / "up"), "files": 3, "directories": 0, "bytes": 30 * MB}
+        assert (root / "up/repo/part2/blob.bin").stat().st_size == 10 * MB
+        assert growth_mb < 20, f"peak RSS grew {growth_mb:.1f} MB for a 30 MB tar"
+        bad = http.put(url, params={"path": str(root / "bad"), "extract": "tar"}, content=b"not a tar at all")
+        assert bad.status_code == 400 and bad.json()["error"]["data"]["kind"] == "fs_error"
+        escape = _tar([(_file("../../evil"), b"x")])
+        out = http.put(url, params={"path": str(root / "e"), "extract": "tar"}, content=base64.b64decode(escape))
+        assert out.status_code == 403
+        assert http.put(url, params={"path": "/etc", "extract": "tar"}, content=b"").status_code == 403

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import os
 import tarfile
+import tempfile
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -78,11 +78,32 @@ class HostMixin:
         return FsUploadResult.model_validate(await self.call("fs/upload", params))
 
     async def fs_upload_dir(self, local_dir: str | os.PathLike[str], path: str) -> FsUploadResult:
-        """Send a local directory tree (e.g. a repository) as one gzipped tar, extracted under `path`."""
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-            tar.add(str(local_dir), arcname=".")
-        return await self.fs_upload_tar(path, buf.getvalue())
+        """Send a local directory tree (e.g. a repository) as one gzipped tar, extracted under `path`.
+
+        Over the HTTP server it streams (any size); otherwise it goes in one JSON-RPC message."""
+        spool = tempfile.SpooledTemporaryFile(max_size=STREAM_CHUNK)
+
+        def pack() -> None:
+            with tarfile.open(fileobj=spool, mode="w:gz") as tar:
+                tar.add(str(local_dir), arcname=".")
+            spool.seek(0)
+
+        try:
+            await asyncio.to_thread(pack)
+            if self._http_base is None:
+                return await self.fs_upload_tar(path, spool.read())
+
+            async def body() -> AsyncIterator[bytes]:
+                while chunk := await asyncio.to_thread(spool.read, STREAM_CHUNK):
+                    yield chunk
+
+            async with self._http() as http:
+                resp = await http.put("/v1/fs/file", params={"path": path, "extract": "tar"}, content=body())
+            if resp.status_code != 200:
+                raise _http_error(resp)
+            return FsUploadResult.model_validate(resp.json())
+        finally:
+            spool.close()
 
     def _http(self) -> Any:
         import httpx

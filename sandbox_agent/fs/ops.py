@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 import tarfile
+from typing import IO
 
 from ..rpc.errors import AppError
 from ..schema.errors import ErrorKind
@@ -226,14 +227,15 @@ def delete(roots: FsRoots, path: str, recursive: bool) -> FsDeleteResult:
     return FsDeleteResult(path=loc.real, deleted=True)
 
 
-def upload_tar(roots: FsRoots, path: str, archive: bytes) -> FsUploadResult:
+def upload_tar(roots: FsRoots, path: str, archive: bytes | IO[bytes]) -> FsUploadResult:
     """Extract a tar under `path` with tarfile's `data` filter; every member is checked before any is written."""
+    fileobj = io.BytesIO(archive) if isinstance(archive, bytes) else archive
     loc = roots.locate(path)
     with fs_errors(path):
         os.close(roots.open_dir(loc, create=True))
     dest = loc.real
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(archive), mode="r:*")
+        tar = tarfile.open(fileobj=fileobj, mode="r:*")
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise AppError(ErrorKind.FS_ERROR, f"not a readable tar archive: {exc}", path=path) from None
     with tar:

@@ -1,6 +1,7 @@
 """HTTP routes for what JSON-RPC carries badly: big files streamed both ways, and terminal bytes on a WebSocket.
 
-`GET|PUT /v1/fs/file?path=...` move a file in chunks (never whole in memory; a PUT is atomic like fs/write);
+`GET|PUT /v1/fs/file?path=...` move a file in chunks (never whole in memory; a PUT is atomic like fs/write;
+`PUT ...&extract=tar` unpacks a tar of any size like fs/upload);
 `/v1/terminals/{terminal_id}` is a WebSocket of raw terminal bytes, binary frames both ways, scrollback first.
 Both sit behind the same TokenAuth as /v1/rpc.
 """
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..fs.atomic import AtomicWriter
-from ..fs.ops import open_file
+from ..fs.ops import open_file, upload_tar
 from ..rpc.dispatcher import encode_error
 from ..rpc.errors import AppError, RpcError
 from ..schema.errors import ErrorKind
@@ -58,6 +60,8 @@ def host_routes(daemon: Daemon) -> list[Any]:
 
     async def file_put(request: Request) -> Response:
         query = request.query_params
+        if query.get("extract") == "tar":
+            return await tar_put(request)
         try:
             mode = int(query["mode"], 8) if "mode" in query else None
             create = query.get("create_dirs", "false").lower() in ("1", "true", "yes")
@@ -86,6 +90,32 @@ def host_routes(daemon: Daemon) -> list[Any]:
             await asyncio.to_thread(writer.abort)
             raise
         return JSONResponse({"path": writer.loc.real, "size": writer.size})
+
+    async def tar_put(request: Request) -> Response:
+        """A tar of any size: spooled to an unnamed temp file as it arrives, then extracted like fs/upload."""
+        try:
+            path = _path(request)
+            daemon.fs_roots.locate(path)  # refuse before reading the body
+        except RpcError as exc:
+            return _error(exc)
+        spool = await asyncio.to_thread(tempfile.TemporaryFile)
+        try:
+            pending = bytearray()
+            async for piece in request.stream():
+                pending += piece
+                if len(pending) >= CHUNK:
+                    await asyncio.to_thread(spool.write, bytes(pending))
+                    pending.clear()
+            await asyncio.to_thread(spool.write, bytes(pending))
+            spool.seek(0)
+            result = await asyncio.to_thread(upload_tar, daemon.fs_roots, path, spool)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        except RpcError as exc:
+            return _error(exc)
+        finally:
+            spool.close()
+        return JSONResponse(result.model_dump(mode="json"))
 
     async def terminal_ws(websocket: WebSocket) -> None:
         offered = websocket.scope.get("subprotocols") or []
