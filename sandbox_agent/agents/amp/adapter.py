@@ -17,9 +17,10 @@ from ...rpc.errors import AppError
 from ...rpc.framing import Line
 from ...schema.agents import AgentCapabilities
 from ...schema.content import FilePart, ImagePart, InputPart, TextPart
+from ...schema.control import AgentControl, ConfigureHow
 from ...schema.errors import ErrorKind
 from ...schema.events import PermissionData
-from ...schema.methods import PermissionReply
+from ...schema.methods import PermissionMode, PermissionReply
 from ...sessions.clock import new_id
 from ..base import AgentSession, EventSink, SessionConfig
 from ..launch_env import amp_launch
@@ -54,6 +55,18 @@ CAPABILITIES = AgentCapabilities(
     mcp_tools="no",
     interrupt="yes",
     resume="yes",
+)
+
+
+# The pinned build reads its permission rules at start and has no mid-turn input the daemon could use as a steer
+# (its `steer` input flag is in later builds): steer falls back to interrupt-then-send, a new mode restarts the
+# process on the same thread (threads continue), fork replays. It has no model or agent mode to choose.
+CONTROL = AgentControl(
+    steer="fallback",
+    fork="replay",
+    configure_model="no",
+    configure_permission_mode="restart",
+    configure_agent_mode="no",
 )
 
 
@@ -194,6 +207,19 @@ class AmpSession(AgentSession):
             await proc.stop(grace=2.0)
         if self._watch is not None:
             await asyncio.gather(self._watch, return_exceptions=True)
+
+    async def configure(
+        self, model: str | None, agent_mode: str | None, permission_mode: PermissionMode | None
+    ) -> ConfigureHow:
+        if permission_mode is not None and permission_mode != self.config.permission_mode:
+            self.config.permission_mode = permission_mode
+            proc = self.proc
+            if proc is not None and proc.running:
+                self._stopping = True  # an expected exit: the next message continues the thread with the new rules
+                await proc.stop(grace=3.0)
+                if self._watch is not None:
+                    await asyncio.gather(self._watch, return_exceptions=True)
+        return "restart"
 
     # approvals (called by the broker)
 

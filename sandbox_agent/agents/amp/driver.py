@@ -7,13 +7,14 @@ from ...rpc.errors import AppError
 from ...schema.errors import ErrorKind
 from ..base import AgentSession, EventSink, SessionConfig
 from ..npm_agent import NpmAgentDriver
-from .adapter import CAPABILITIES, AmpSession
+from .adapter import CAPABILITIES, CONTROL, AmpSession
 from .broker import DelegateBroker
 
 
 class AmpDriver(NpmAgentDriver):
     capabilities = CAPABILITIES
     modes = ["default", "plan", "accept_edits", "bypass"]
+    control = CONTROL
 
     def __init__(self, installer: Installer) -> None:
         super().__init__("amp", installer)
