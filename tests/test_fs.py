@@ -194,6 +194,26 @@ def test_unsafe_tars_are_refused_before_anything_is_written(srv, root: Path, out
     assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
     assert kind(call(srv, "fs/upload", path=str(root / "t4"), tar_base64="bm90IGEgdGFy")) == "fs_error"
 
+    def symlink(name: str, target: str) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.type = tarfile.SYMTYPE
+        info.linkname = target
+        return info
+
+    # a chain of links that each look inside until the first one exists (the 2025 tarfile CVE shape)
+    chain = _tar([(symlink("a", "."), None), (symlink("b", "a/.."), None), (_file("b/evil.txt"), b"x")])
+    assert kind(call(srv, "fs/upload", path=str(root / "t5"), tar_base64=chain)) == "path_outside_roots"
+    through = _tar([(_dir("d"), None), (symlink("lnk", "d"), None), (_file("lnk/f.txt"), b"x")])
+    assert kind(call(srv, "fs/upload", path=str(root / "t6"), tar_base64=through)) == "path_outside_roots"
+    hard = tarfile.TarInfo("h")
+    hard.type = tarfile.LNKTYPE
+    hard.linkname = "../../outside/secret.txt"
+    assert kind(call(srv, "fs/upload", path=str(root / "t7"), tar_base64=_tar([(hard, None)]))) == "path_outside_roots"
+    assert not any((root / t).exists() and any((root / t).iterdir()) for t in ("t5", "t6", "t7"))
+    fine = _tar([(_file("pkg/bin.js"), b"js"), (symlink("pkg/run", "bin.js"), None)])
+    assert call(srv, "fs/upload", path=str(root / "t8"), tar_base64=fine)["files"] == 1
+    assert (root / "t8/pkg/run").read_text() == "js"
+
 
 def test_every_escape_is_refused(srv, root: Path, outside: Path) -> None:  # type: ignore[no-untyped-def]
     (root / "sub").mkdir()

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import os
 import shutil
 import stat
-import tarfile
-from typing import IO
 
 from ..rpc.errors import AppError
 from ..schema.errors import ErrorKind
@@ -20,14 +17,12 @@ from ..schema.fs import (
     FsListResult,
     FsMoveResult,
     FsReadResult,
-    FsUploadResult,
     FsWriteResult,
 )
 from .atomic import AtomicWriter
-from .roots import FsRoots, Location, fs_errors, outside
+from .roots import FsRoots, Location, fs_errors
 
 MAX_LIST_ENTRIES = 10_000
-MAX_UPLOAD_EXPANDED = 2 * 1024**3  # a tar that inflates past this is refused before anything is written
 
 
 def _entry(name: str, path: str, st: os.stat_result, target: str | None = None) -> FsEntry:
@@ -225,46 +220,6 @@ def delete(roots: FsRoots, path: str, recursive: bool) -> FsDeleteResult:
         finally:
             os.close(fd)
     return FsDeleteResult(path=loc.real, deleted=True)
-
-
-def upload_tar(roots: FsRoots, path: str, archive: bytes | IO[bytes]) -> FsUploadResult:
-    """Extract a tar under `path` with tarfile's `data` filter; every member is checked before any is written."""
-    fileobj = io.BytesIO(archive) if isinstance(archive, bytes) else archive
-    loc = roots.locate(path)
-    with fs_errors(path):
-        os.close(roots.open_dir(loc, create=True))
-    dest = loc.real
-    try:
-        tar = tarfile.open(fileobj=fileobj, mode="r:*")
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise AppError(ErrorKind.FS_ERROR, f"not a readable tar archive: {exc}", path=path) from None
-    with tar:
-        try:
-            members = tar.getmembers()
-            checked = [tarfile.data_filter(m, dest) for m in members]
-        except (
-            tarfile.AbsolutePathError,
-            tarfile.AbsoluteLinkError,
-            tarfile.OutsideDestinationError,
-            tarfile.LinkOutsideDestinationError,
-        ) as exc:
-            raise outside(path, f"an archive member escapes the destination ({exc})") from None
-        except tarfile.FilterError as exc:
-            raise AppError(ErrorKind.FS_ERROR, f"unsafe archive member: {exc}", path=path) from None
-        except (tarfile.TarError, EOFError) as exc:
-            raise AppError(ErrorKind.FS_ERROR, f"corrupt tar archive: {exc}", path=path) from None
-        kept = [m for m in checked if m is not None]
-        total = sum(m.size for m in kept if m.isfile())
-        if total > MAX_UPLOAD_EXPANDED:
-            raise AppError(ErrorKind.LIMIT_EXCEEDED, f"the archive expands to {total} bytes", limit=MAX_UPLOAD_EXPANDED)
-        with fs_errors(path):
-            tar.extractall(dest, members=kept, filter="data")
-    return FsUploadResult(
-        path=dest,
-        files=sum(1 for m in kept if m.isfile()),
-        directories=sum(1 for m in kept if m.isdir()),
-        bytes=total,
-    )
 
 
 def _exists(name: str, dir_fd: int) -> bool:

@@ -100,9 +100,6 @@ class FsRoots:
         finally:
             os.close(fd)
 
-    def display(self, loc: Location) -> str:
-        return loc.real
-
 
 def _step(parent: int, name: str, given: str, create: bool) -> int:
     """Open `name` under `parent` as a directory; a symlink there is an escape attempt."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from ..fs import ops
+from ..fs.tar import upload_tar
 from ..schema.fs import (
     FsDeleteParams,
     FsDeleteResult,
@@ -71,4 +72,4 @@ async def fs_delete(p: FsDeleteParams, ctx: ClientContext) -> FsDeleteResult:
 @api.method("fs/upload", FsUploadParams, FsUploadResult, "Extract a tar under a directory (safe: tarfile data filter).")
 async def fs_upload(p: FsUploadParams, ctx: ClientContext) -> FsUploadResult:
     archive = ops.decode_base64(p.tar_base64, "tar_base64")
-    return await asyncio.to_thread(ops.upload_tar, ctx.daemon.fs_roots, p.path, archive)
+    return await asyncio.to_thread(upload_tar, ctx.daemon.fs_roots, p.path, archive)

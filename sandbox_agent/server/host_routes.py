@@ -22,7 +22,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..fs.atomic import AtomicWriter
-from ..fs.ops import open_file, upload_tar
+from ..fs.ops import open_file
+from ..fs.tar import upload_tar
 from ..rpc.dispatcher import encode_error
 from ..rpc.errors import AppError, RpcError
 from ..schema.errors import ErrorKind
