@@ -5,9 +5,10 @@
    off, and prometheus-client's own Counter/Histogram for comparison. A mock turn is 9 events, so the per-event
    figure is the per-turn hooks divided by 9 (plus the per-commit and per-batch hooks, which cover many events).
 2. A scrape of `/v1/metrics` rendered for 100 sessions.
-3. Throughput of a real `sandbox-agent server`: 20 concurrent mock sessions streaming every event to their
-   clients, `SANDBOX_AGENT_METRICS=on` (scraped every second) and `off`, alternating on/off/on/off...,
-   medians of --runs each.
+3. Throughput and daemon CPU per prompt of a real `sandbox-agent server`: 20 concurrent mock sessions streaming
+   every event to their clients, `SANDBOX_AGENT_METRICS=on` (scraped every second) and `off`, alternating
+   on/off/on/off..., medians of --runs each; and paired runs, an on and an off server loaded in the same
+   seconds, so a busy machine's noise hits both alike (CPU per prompt is the steadier figure there).
 
     python benchmarks/metrics_overhead.py [--seconds 5] [--runs 3]
 """
@@ -113,45 +114,94 @@ def scrape_cost(sessions: int = 100) -> float:
     return (time.perf_counter() - t0) / n * 1000
 
 
-async def throughput(seconds: float, metrics: bool) -> float:
-    os.environ["SANDBOX_AGENT_METRICS"] = "on" if metrics else "off"
-    with tempfile.TemporaryDirectory() as state:
-        server = Server(state)
-        server.start()
-        stop = asyncio.Event()
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used (not its children: the mock agents are not ours to count)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-        async def scrape() -> None:
-            url = f"http://127.0.0.1:{server.port}/v1/metrics"
-            while not stop.is_set():
-                await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())
-                try:
-                    await asyncio.wait_for(stop.wait(), 1.0)
-                except TimeoutError:
-                    pass
 
+class Workload:
+    """One server (metrics on or off) with `sessions` mock sessions, each streamed to its own WebSocket client."""
+
+    def __init__(self, metrics: bool, sessions: int) -> None:
+        self.metrics = metrics
+        self.sessions = sessions
+        self.state = tempfile.TemporaryDirectory()
+        self.server = Server(self.state.name)
+
+    async def __aenter__(self) -> Workload:
+        os.environ["SANDBOX_AGENT_METRICS"] = "on" if self.metrics else "off"
         try:
-            conns = [await open_rpc(server.port) for _ in range(20)]
-            sids = [(await c.call("sessions/create", {"agent": "mock"}))["session_id"] for c in conns]
-            for c, s in zip(conns, sids, strict=True):
-                await c.call("sessions/subscribe", {"session_id": s})
-            warm = time.perf_counter() + 0.5
-            await asyncio.gather(*(prompt_loop(c, s, warm, []) for c, s in zip(conns, sids, strict=True)))
-            scraper = asyncio.ensure_future(scrape()) if metrics else None
-            t0 = time.perf_counter()
-            counts = await asyncio.gather(
-                *(prompt_loop(c, s, t0 + seconds, []) for c, s in zip(conns, sids, strict=True))
-            )
-            rate = sum(counts) / (time.perf_counter() - t0)
-            stop.set()
-            if scraper is not None:
-                await scraper
-            for c in conns:
-                await c.ws.close()  # type: ignore[attr-defined]
-                c.reader.cancel()
-            return rate
+            self.server.start()
         finally:
-            server.stop()
             os.environ.pop("SANDBOX_AGENT_METRICS", None)
+        self.conns = [await open_rpc(self.server.port) for _ in range(self.sessions)]
+        self.sids = [(await c.call("sessions/create", {"agent": "mock"}))["session_id"] for c in self.conns]
+        for c, sid in zip(self.conns, self.sids, strict=True):
+            await c.call("sessions/subscribe", {"session_id": sid})
+        await self._prompts(time.perf_counter() + 0.5)  # warm-up
+        if self.metrics:  # the first scrape imports prometheus-client (~120 ms): before, not inside, the window
+            url = f"http://127.0.0.1:{self.server.port}/v1/metrics"
+            await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read())
+        return self
+
+    async def _prompts(self, until: float) -> int:
+        pairs = zip(self.conns, self.sids, strict=True)
+        return sum(await asyncio.gather(*(prompt_loop(c, sid, until, []) for c, sid in pairs)))
+
+    async def _scrape(self, stop: asyncio.Event) -> None:
+        url = f"http://127.0.0.1:{self.server.port}/v1/metrics"
+        while not stop.is_set():
+            await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except TimeoutError:
+                pass
+
+    async def measure(self, seconds: float) -> tuple[float, float]:
+        """(prompts/s, daemon CPU microseconds per prompt); metrics on = scraped every second meanwhile."""
+        stop = asyncio.Event()
+        scraper = asyncio.ensure_future(self._scrape(stop)) if self.metrics else None
+        assert self.server.proc is not None
+        cpu0 = cpu_seconds(self.server.proc.pid)
+        t0 = time.perf_counter()
+        n = await self._prompts(t0 + seconds)
+        rate = n / (time.perf_counter() - t0)
+        cpu_us = (cpu_seconds(self.server.proc.pid) - cpu0) / n * 1e6
+        stop.set()
+        if scraper is not None:
+            await scraper
+        return rate, cpu_us
+
+    async def __aexit__(self, *exc: object) -> None:
+        for c in self.conns:
+            await c.ws.close()  # type: ignore[attr-defined]
+            c.reader.cancel()
+        self.server.stop()
+        self.state.cleanup()
+
+
+async def alone(seconds: float, metrics: bool) -> tuple[float, float]:
+    async with Workload(metrics, 20) as w:
+        return await w.measure(seconds)
+
+
+async def paired(seconds: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """An on and an off server under load in the same seconds, 10 sessions each: the machine's noise hits both."""
+    async with Workload(True, 10) as on, Workload(False, 10) as off:
+        a, b = await asyncio.gather(on.measure(seconds), off.measure(seconds))
+        return a, b
+
+
+def report(title: str, on: list[tuple[float, float]], off: list[tuple[float, float]]) -> None:
+    print(title)
+    for label, runs in (("metrics on (scraped every 1 s)", on), ("metrics off", off)):
+        rate, cpu = statistics.median(r for r, _ in runs), statistics.median(c for _, c in runs)
+        print(f"  {label:31s} {rate:8.0f} prompts/s  {cpu:6.0f} us daemon CPU per prompt")
+    rate_ratio = statistics.median(r for r, _ in on) / statistics.median(r for r, _ in off)
+    cpu_ratio = statistics.median(c for _, c in on) / statistics.median(c for _, c in off)
+    print(f"  on / off                        {rate_ratio:8.3f} throughput  {cpu_ratio:6.3f} CPU per prompt")
 
 
 def main() -> None:
@@ -177,21 +227,29 @@ def main() -> None:
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     except ImportError:
         runner = asyncio.Runner()
-    on: list[float] = []
-    off: list[float] = []
+    on: list[tuple[float, float]] = []
+    off: list[tuple[float, float]] = []
+    pair_on: list[tuple[float, float]] = []
+    pair_off: list[tuple[float, float]] = []
     with runner:
         for i in range(args.runs):
             for metrics, into in ((True, on), (False, off)):
-                into.append(runner.run(throughput(args.seconds, metrics)))
-                print(f"run {i + 1} metrics {'on ' if metrics else 'off'}: {into[-1]:.0f} prompts/s", file=sys.stderr)
-    m_on, m_off = statistics.median(on), statistics.median(off)
-    print(
-        f"throughput, 20 concurrent mock sessions streaming every event, {args.seconds:.0f}s runs alternating, "
-        f"median of {args.runs} each"
+                into.append(runner.run(alone(args.seconds, metrics)))
+                rate, cpu = into[-1]
+                label = "on " if metrics else "off"
+                print(f"run {i + 1} metrics {label}: {rate:.0f} prompts/s, {cpu:.0f} us CPU/prompt", file=sys.stderr)
+            a, b = runner.run(paired(args.seconds))
+            pair_on.append(a)
+            pair_off.append(b)
+            print(f"run {i + 1} paired: on {a[0]:.0f}/s {a[1]:.0f} us, off {b[0]:.0f}/s {b[1]:.0f} us", file=sys.stderr)
+    report(
+        f"20 concurrent mock sessions streaming every event, {args.seconds:.0f}s runs alternating on/off, "
+        f"median of {args.runs} each",
+        on,
+        off,
     )
-    print(f"  metrics on (scraped every 1 s)  {m_on:8.0f} prompts/s   runs: {', '.join(f'{x:.0f}' for x in on)}")
-    print(f"  metrics off                     {m_off:8.0f} prompts/s   runs: {', '.join(f'{x:.0f}' for x in off)}")
-    print(f"  on / off                        {m_on / m_off:8.3f}")
+    title = f"paired: an on and an off server loaded in the same {args.seconds:.0f}s, 10 sessions each"
+    report(title, pair_on, pair_off)
 
 
 if __name__ == "__main__":
