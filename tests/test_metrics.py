@@ -226,3 +226,30 @@ def test_status_on_one_screen_and_as_json(server: ServerProcess, tmp_path: Path)
     assert refused.returncode == 3 and "token" in refused.stderr
     nobody = status_cli("--state-dir", str(tmp_path / "empty"), "--json")
     assert nobody.returncode == 3 and json.loads(nobody.stdout)["running"] is False
+
+
+@pytest.mark.anyio
+async def test_a_failed_install_is_timed_and_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sandbox_agent.ops.metrics import render
+    from sandbox_agent.ops.stats import STATS
+    from sandbox_agent.rpc.errors import RpcError
+
+    monkeypatch.setenv("npm_config_registry", "http://127.0.0.1:9/")  # nothing listens there: fails fast, offline
+    monkeypatch.setenv("npm_config_prefer_online", "true")
+    before = STATS.install_seconds.get(("amp", "error"))
+    count = before.count if before is not None else 0
+    with pytest.raises(RpcError):
+        await Installer(tmp_path / "agents").install("amp")
+
+    class NoDaemon:
+        pass
+
+    text = render(NoDaemon())[0].decode()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    key = ("sandbox_agent_install_duration_seconds_count", (("agent", "amp"), ("outcome", "error")))
+    assert samples[key] == count + 1
+    assert samples[("sandbox_agent_install_duration_seconds_sum", key[1])] > 0
