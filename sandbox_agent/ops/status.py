@@ -100,7 +100,10 @@ async def _over_socket(state_dir: Path) -> dict[str, Any]:
                 raise StatusError("the daemon closed the connection")
             msg = orjson.loads(line)
             if isinstance(msg, dict) and msg.get("id") == 1:
-                return _result(msg)
+                result = _result(msg)
+                if isinstance(result.get("clients"), int):
+                    result["clients"] = max(0, result["clients"] - 1)  # not counting this query's own connection
+                return result
     except TimeoutError:
         raise StatusError(f"the daemon in {state_dir} did not answer within 10 s") from None
     finally:
