@@ -25,6 +25,7 @@ from sandbox_agent.deploy.cli_args import artifacts_from, parse_env, recipe_pars
 from sandbox_agent.deploy.fit import PROBE_COMMAND, Prefer
 from sandbox_agent.deploy.launch import (
     PORT,
+    REMOTE_LOG,
     Artifacts,
     Launched,
     connect,
@@ -53,6 +54,7 @@ async def launch(
     docker_url: str | None = None,
     kind: Prefer = "auto",
     volumes: dict[str, dict[str, str]] | None = None,
+    store: str | None = None,
 ) -> Launched:
     """`volumes` (Docker SDK form) can lend the container agents installed elsewhere, for warm starts."""
     docker = require("docker", "docker")
@@ -71,11 +73,16 @@ async def launch(
         upload = pick(out.decode("utf-8", "replace"), artifacts, kind)
         remote = Path(upload.remote)
         container.put_archive(str(remote.parent), _tar_of(upload.local, remote.name))
-        container.exec_run(["/bin/sh", "-c", start_command(token, upload.fit.kind)], detach=True)
+        container.exec_run(["/bin/sh", "-c", start_command(token, upload.fit.kind, store=store)], detach=True)
         container.reload()
         host_port = container.ports[f"{PORT}/tcp"][0]["HostPort"]
         url = f"http://127.0.0.1:{host_port}"
-        return await connect(url, token, container, lambda: container.remove(force=True), upload=upload)
+        try:
+            return await connect(url, token, container, lambda: container.remove(force=True), upload=upload)
+        except TimeoutError as exc:
+            _, log = container.exec_run(["tail", "-n", "20", REMOTE_LOG])
+            tail = log.decode(errors="replace")
+            raise TimeoutError(f"{exc}; {REMOTE_LOG} in the container ends with:\n{tail}") from None
     except BaseException:
         container.remove(force=True)
         raise
@@ -86,7 +93,9 @@ async def main() -> None:
     parser.add_argument("--image", default="debian:12")
     parser.add_argument("--docker-url", help="e.g. unix:///run/podman/podman.sock (default: DOCKER_HOST)")
     args = parser.parse_args()
-    launched = await launch(args.image, parse_env(args.env), artifacts_from(args), args.docker_url, args.kind)
+    launched = await launch(
+        args.image, parse_env(args.env), artifacts_from(args), args.docker_url, args.kind, store=args.store
+    )
     await demo(launched, args.agent, args.prompt, args.keep)
 
 

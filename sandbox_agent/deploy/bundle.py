@@ -82,9 +82,6 @@ def build_zipapp(out: Path, source: Path = PROJECT) -> Path:
     return out
 
 
-ENTRY = "import sys\nfrom sandbox_agent.cli import main\nsys.exit(main())\n"
-
-
 def build_standalone(out: Path, source: Path = PROJECT) -> Path:
     """A PyInstaller onefile built in a clean venv (only the runtime dependencies, none of the dev ones)."""
     _check_source(source)
@@ -96,14 +93,22 @@ def build_standalone(out: Path, source: Path = PROJECT) -> Path:
         wheel = _project_wheel(source, work)
         venv = work / "venv"
         _run([base, "-m", "venv", str(venv)], "creating the build venv")
+        python = str(venv / "bin" / "python")
         pyinstaller = f"pyinstaller=={_version('pyinstaller')}"
-        _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel), pyinstaller], "pip install")
-        (work / "entry.py").write_text(ENTRY)
+        _run([python, "-m", "pip", "install", "-q", "--no-compile", str(wheel), pyinstaller], "pip install")
+        where = subprocess.run(
+            [python, "-c", "import sandbox_agent, os; print(os.path.dirname(sandbox_agent.__file__))"],
+            capture_output=True,
+            text=True,
+        )
+        package = Path(where.stdout.strip())
         cmd = [str(venv / "bin" / "pyinstaller"), "--onefile", "--noconfirm", "--strip", "--log-level", "WARN"]
         cmd += ["--name", out.name, "--distpath", str(work / "dist"), "--workpath", str(work / "build")]
-        cmd += ["--specpath", str(work), "--collect-submodules", "sandbox_agent", "--collect-data", "sandbox_agent"]
+        cmd += ["--specpath", str(work), "--collect-submodules", "sandbox_agent"]
+        # the package's files as files too: children such as the mock agent run as `<executable> -I script.py`
+        cmd += ["--add-data", f"{package}{os.pathsep}sandbox_agent"]
         # uvicorn picks its loop/protocol modules by name at run time; PyInstaller cannot see those imports
-        cmd += ["--collect-submodules", "uvicorn", str(work / "entry.py")]
+        cmd += ["--collect-submodules", "uvicorn", str(package / "deploy" / "frozen_main.py")]
         _run(cmd, "PyInstaller", cwd=work)
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".partial")
@@ -147,10 +152,15 @@ def cache_root() -> Path:
 
 def cached_bundle(kind: Kind, source: Path = PROJECT, root: Path | None = None) -> Path:
     """The artifact of `kind` for this exact source, built once and kept under $XDG_DATA_HOME."""
-    folder = (root or cache_root()) / f"{kind}-{inputs_digest(kind, source)}"
+    root = root or cache_root()
+    folder = root / f"{kind}-{inputs_digest(kind, source)}"
     out = folder / FILE_NAMES[kind]
     if not out.is_file():
         build_bundle(out, kind, source)
+        # keep this build and the one before it (20-30 MB each); older sources are not coming back
+        older = sorted(root.glob(f"{kind}-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in [p for p in older if p != folder][1:]:
+            shutil.rmtree(stale, ignore_errors=True)
     return out
 
 

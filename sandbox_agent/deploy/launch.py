@@ -60,20 +60,25 @@ def pick(probe_output: str, artifacts: Artifacts | None = None, prefer: Prefer =
 
 
 def start_command(
-    token: str, kind: Kind = "zipapp", port: int = PORT, log: str = REMOTE_LOG, host: str = "0.0.0.0"
+    token: str,
+    kind: Kind = "zipapp",
+    port: int = PORT,
+    log: str = REMOTE_LOG,
+    host: str = "0.0.0.0",
+    store: str | None = None,
 ) -> str:
     """A shell command that starts the daemon in the background, open to the sandbox's network, with a token.
 
     The token travels in the environment of the command, never on the command line (visible in `ps`)."""
     path = shlex.quote(REMOTE_PATHS[kind])
+    env = f"SANDBOX_AGENT_TOKEN={shlex.quote(token)}"
+    if store:  # the fleet's PostgreSQL store (--store); like the token, kept off the command line
+        env += f" SANDBOX_AGENT_STORE={shlex.quote(store)}"
     if kind == "zipapp":
-        run = f"PEX_ROOT=/tmp/.pex nohup python3 {path}"
+        run = f"{env} PEX_ROOT=/tmp/.pex nohup python3 {path}"
     else:  # uploads through file APIs may drop the executable bit
-        run = f"chmod 755 {path} && nohup {path}"
-    return (
-        f"SANDBOX_AGENT_TOKEN={shlex.quote(token)} {run} server --host {host} --port {port} "
-        f"> {shlex.quote(log)} 2>&1 &"
-    )
+        run = f"chmod 755 {path} && {env} nohup {path}"
+    return f"{run} server --host {host} --port {port} > {shlex.quote(log)} 2>&1 &"
 
 
 async def wait_healthy(url: str, timeout: float = 60.0, headers: dict[str, str] | None = None) -> float:
