@@ -71,12 +71,16 @@ class Mock:
             return []
 
     def save(self) -> None:
-        if self.state:
+        if not self.state:
+            return
+        try:
             os.makedirs(self.state, exist_ok=True)
             tmp = os.path.join(self.state, self.session + ".tmp")
             with open(tmp, "w") as f:
                 json.dump(self.history, f)
             os.replace(tmp, os.path.join(self.state, self.session + ".json"))
+        except OSError as exc:  # a full disk costs the resume history, never the conversation in progress
+            sys.stderr.write(f"mock: could not save the conversation: {exc}\n")
 
     # output, buffered per loop step and written at once
 
