@@ -43,6 +43,7 @@ async def launch(
     client: Any = None,
     port: int = PORT,
     kind: Prefer = "auto",
+    store: str | None = None,
 ) -> Launched:
     daytona = require("daytona", "daytona")
     client = client or daytona.Daytona()
@@ -53,7 +54,7 @@ async def launch(
         upload = pick(sandbox.process.exec(PROBE_COMMAND).result, artifacts, kind)
         sandbox.fs.upload_file(upload.local.read_bytes(), upload.remote)
         sandbox.process.create_session(SESSION)
-        command = start_command(token, upload.fit.kind, port)
+        command = start_command(token, upload.fit.kind, port, store=store)
         sandbox.process.execute_session_command(SESSION, daytona.SessionExecuteRequest(command=command, run_async=True))
         link = sandbox.get_preview_link(port)
         headers = {"X-Daytona-Preview-Token": link.token} if link.token else None
@@ -67,7 +68,7 @@ async def main() -> None:
     parser = recipe_parser(__doc__ or "")
     parser.add_argument("--image", default="debian:12", help="any x86_64 glibc image (agents pre-installed: warm)")
     args = parser.parse_args()
-    launched = await launch(parse_env(args.env), args.image, artifacts_from(args), kind=args.kind)
+    launched = await launch(parse_env(args.env), args.image, artifacts_from(args), kind=args.kind, store=args.store)
     await demo(launched, args.agent, args.prompt, args.keep)
 
 

@@ -43,6 +43,7 @@ async def launch(
     port: int = PORT,
     scheme: str = "https",
     kind: Prefer = "auto",
+    store: str | None = None,
 ) -> Launched:
     Sandbox = sandbox_class or require("e2b", "e2b").Sandbox
     token = new_token()
@@ -50,7 +51,7 @@ async def launch(
     try:
         upload = pick(sandbox.commands.run(PROBE_COMMAND).stdout, artifacts, kind)
         sandbox.files.write(upload.remote, upload.local.read_bytes())
-        sandbox.commands.run(start_command(token, upload.fit.kind, port), background=True, timeout=0)
+        sandbox.commands.run(start_command(token, upload.fit.kind, port, store=store), background=True, timeout=0)
         url = f"{scheme}://{sandbox.get_host(port)}"
         return await connect(url, token, sandbox, sandbox.kill, upload=upload)
     except BaseException:
@@ -62,7 +63,7 @@ async def main() -> None:
     parser = recipe_parser(__doc__ or "")
     parser.add_argument("--template", help="an E2B template (one with the agents pre-installed starts warm)")
     args = parser.parse_args()
-    launched = await launch(parse_env(args.env), args.template, artifacts_from(args), kind=args.kind)
+    launched = await launch(parse_env(args.env), args.template, artifacts_from(args), kind=args.kind, store=args.store)
     await demo(launched, args.agent, args.prompt, args.keep)
 
 

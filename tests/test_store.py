@@ -223,3 +223,17 @@ async def test_sdk_records_what_it_streams(server, store_url) -> None:  # type: 
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == len(local)
     store.close()
     await client.close()
+
+
+def test_recipes_pass_the_store_in_the_environment() -> None:
+    import shlex
+
+    from sandbox_agent.deploy.cli_args import recipe_parser
+    from sandbox_agent.deploy.launch import start_command
+
+    url = "postgresql://fleet:s3cret@db.internal:5432/transcripts"
+    words = shlex.split(start_command("tok", "standalone", store=url))
+    assert f"SANDBOX_AGENT_STORE={url}" in words
+    assert "--store" not in words and not any(w == url for w in words), "the URL is not an argument"
+    assert "SANDBOX_AGENT_STORE" not in start_command("tok", "zipapp")
+    assert recipe_parser("x").parse_args(["--store", url]).store == url

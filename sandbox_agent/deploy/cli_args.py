@@ -42,6 +42,12 @@ def recipe_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--standalone", help="a built standalone executable (default: built when needed)")
     parser.add_argument("--prompt", default="hello from the recipe", help="the demo session's first message")
     parser.add_argument("--keep", action="store_true", help="leave the sandbox running and print how to reach it")
+    parser.add_argument(
+        "--store",
+        default=os.environ.get("SANDBOX_AGENT_STORE") or None,
+        metavar="URL",
+        help="the daemon also writes every session and event to this PostgreSQL database (reachable from inside)",
+    )
     return parser
 
 
