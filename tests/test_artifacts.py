@@ -32,6 +32,7 @@ import uvicorn
 
 from sandbox_agent.deploy.bundle import cached_bundle
 from sandbox_agent.deploy.fit import NoArtifactFits, choose, parse_probe
+from sandbox_agent.deploy.frozen_main import python_style
 from sandbox_agent.deploy.launch import Artifacts
 from sandbox_agent.install import Installer
 from sandbox_agent.testing import FakeLLM
@@ -68,6 +69,14 @@ def test_fit_rules() -> None:
         choose(parse_probe(NO_PYTHON), "zipapp")
     with pytest.raises(NoArtifactFits, match="no standalone artifact was given"):
         choose(parse_probe(NO_PYTHON), available=("zipapp",))
+
+
+def test_standalone_runs_python_style_children_itself() -> None:
+    script = "/m/mock_agent.py"
+    assert python_style(["sa", "-I", script, "--x"]) == ("path", script, [script, "--x"])
+    assert python_style(["sa", "-m", "pkg", "stdio"]) == ("module", "pkg", ["pkg", "stdio"])
+    assert python_style(["sa", "server", "--port", "1"]) is None
+    assert python_style(["sa", "-I"]) is None
 
 
 @pytest.fixture(scope="module")
