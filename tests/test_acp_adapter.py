@@ -37,7 +37,7 @@ async def open_session(client: SandboxAgent, work: Path) -> Session:
 async def test_agent_from_the_environment_is_listed(client: SandboxAgent) -> None:
     agents = {a.id: a for a in await client.list_agents()}
     assert agents["fake-acp"].installed and agents["fake-acp"].capabilities.resume == "partial"
-    assert agents["gemini"].capabilities.permissions == "yes" and agents["pi"].capabilities.permissions == "no"
+    assert agents["gemini"].capabilities.permissions == "yes" and agents["pi"].capabilities.resume == "yes"
 
 
 async def test_text_turn_with_usage(client: SandboxAgent, tmp_path: Path) -> None:

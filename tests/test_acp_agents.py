@@ -78,7 +78,7 @@ async def test_tool_turn_writes_a_file(client: SandboxAgent, tmp_path: Path, age
         events = await until(s, 0, ended(r.turn_id))
         change = completed(events, "file_change")[0]
         assert change.status == "completed" and change.content[0].path == str(target)
-        if agent is GEMINI:  # pi-acp 0.0.24 sends no diff for write
+        if agent is GEMINI:  # pi-acp sends a diff for edit, not for a whole-file write
             assert "+hi" in change.content[0].diff
         deltas = [e for e in events if e.type == "item.delta" and not e.synthetic]
         assert len(deltas) >= 2, "text streams in chunks"
@@ -87,15 +87,16 @@ async def test_tool_turn_writes_a_file(client: SandboxAgent, tmp_path: Path, age
         assert (await s.get()).native_session_id
 
 
-async def test_gemini_permission_round_trip(client: SandboxAgent, tmp_path: Path) -> None:
-    shell = {"tool": "run_shell_command", "input": {"command": "echo hi > out.txt"}}
+@pytest.mark.parametrize("agent", [GEMINI, PI], ids=lambda a: a.id)
+async def test_permission_round_trip(client: SandboxAgent, tmp_path: Path, agent: Agent) -> None:
+    shell = {"tool": agent.shell, "input": {"command": "echo hi > out.txt"}}
     for reply in ("once", "reject"):
         work = tmp_path / reply
         async with FakeLLM([shell, {"echo": True}]) as fake:
-            s = await open_session(client, GEMINI, fake, work, mode="default")
+            s = await open_session(client, agent, fake, work, mode="default")
             turn = await s.send("write out.txt")
             req = (await until(s, 0, lambda e: e.type == "permission.requested", timeout=90))[-1]
-            assert req.data.action == "echo hi > out.txt"
+            assert "echo hi > out.txt" in req.data.action
             assert {o["kind"] for o in req.data.metadata["options"]} >= {"allow_once", "reject_once"}
             assert (await s.get()).status == "awaiting_input"
             await s.reply_permission(req.data.permission_id, reply)
@@ -107,11 +108,12 @@ async def test_gemini_permission_round_trip(client: SandboxAgent, tmp_path: Path
                 assert (work / "out.txt").read_text() == "hi\n"
                 assert commands[0].status == "completed" and commands[0].content[0].command == "echo hi > out.txt"
             else:
-                # Gemini reports a rejected call only to the model: no tool_call update, so no command item
+                # Gemini reports a rejected call only to the model (no tool_call update, so no command item)
                 assert resolved.data.status == "reject"
                 assert not (work / "out.txt").exists()
                 assert not [c for c in commands if c.status == "completed"]
-                assert "canceled by the user" in GEMINI.history(fake)
+                seen = agent.history(fake)
+                assert "canceled by the user" in seen or "rejected this action" in seen
             await s.terminate()
 
 

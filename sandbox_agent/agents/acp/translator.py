@@ -85,8 +85,17 @@ class ToolState:
     texts: list[str] = field(default_factory=list)
     diffs: list[tuple[str, str]] = field(default_factory=list)  # (path, unified diff)
     terminals: list[str] = field(default_factory=list)
+    meta_output: list[str] = field(default_factory=list)  # terminal output an agent streams in _meta (Zed style)
+    meta_exit: int | None = None
 
     def merge(self, update: S.ToolCallStart | S.ToolCallProgress) -> None:
+        meta = update.field_meta if isinstance(update.field_meta, dict) else {}
+        out = meta.get("terminal_output")
+        if isinstance(out, dict) and isinstance(out.get("data"), str):
+            self.meta_output.append(out["data"])
+        done = meta.get("terminal_exit")
+        if isinstance(done, dict) and isinstance(done.get("exit_code"), int):
+            self.meta_exit = done["exit_code"]
         if update.title:
             self.title = update.title
         if update.kind:
@@ -111,6 +120,8 @@ class ToolState:
     def output(self) -> str:
         if self.texts:
             return "\n".join(self.texts)
+        if self.meta_output:
+            return "".join(self.meta_output)
         raw = self.raw_output
         if raw is None:
             return ""
@@ -131,6 +142,8 @@ class ToolState:
         return self.title
 
     def exit_code(self) -> int | None:
+        if self.meta_exit is not None:
+            return self.meta_exit
         raw = self.raw_output
         if isinstance(raw, dict):
             for key in ("exit_code", "exitCode", "code"):

@@ -1,13 +1,15 @@
-"""pi: `pi-acp` per session, which runs `pi --mode rpc`; the model endpoint from `OPENAI_BASE_URL`.
+"""pi: `pi-acp` per session, which runs `pi --mode rpc` (through rpc_shim.py); the endpoint from `OPENAI_BASE_URL`.
 
 The session's `OPENAI_BASE_URL` + `OPENAI_API_KEY` become a custom OpenAI-compatible provider in pi's
-`models.json` (its documented way to add a provider), in a private agent dir. pi has no permission prompts of its
-own and the pinned bridge drops pi's extension dialogs, so pi sessions never ask: reported as `permissions: no`.
+`models.json` (its documented way to add a provider), in a private agent dir. pi has no approvals of its own: the
+permission_gate.js extension asks before bash/write/edit (per permission mode) through pi's extension UI, which
+pi-acp forwards as ACP session/request_permission.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from ...install.installer import Installer
@@ -19,7 +21,16 @@ from ..env import child_env
 from ..launch_env import _home
 
 PI_CLI = "@mariozechner/pi-coding-agent/dist/cli.js"
+SHIM = Path(__file__).with_name("rpc_shim.py")
+GATE = Path(__file__).with_name("permission_gate.js")
 TOOL_KINDS = {"bash": "execute", "write": "edit", "edit": "edit", "read": "read", "grep": "search", "find": "search"}
+# permission mode -> (tools that ask, tools refused)
+GATES = {
+    "default": ("bash,write,edit", ""),
+    "accept_edits": ("bash", ""),
+    "plan": ("bash", "write,edit"),
+    "bypass": ("", ""),
+}
 
 CAPABILITIES = AgentCapabilities(
     text="yes",
@@ -27,14 +38,14 @@ CAPABILITIES = AgentCapabilities(
     tool_calls="yes",
     tool_results="yes",
     questions="no",
-    permissions="no",  # pi never asks; pi-acp 0.0.24 does not forward extension confirm dialogs
+    permissions="yes",  # through permission_gate.js (pi's extension UI -> pi-acp -> session/request_permission)
     images="yes",  # promptCapabilities.image
     file_attachments="partial",  # resource links become text
     lifecycle="yes",
     errors="yes",
     reasoning="no",  # pi-acp streams no thought chunks
-    command_execution="yes",  # the bash tool (pi-acp calls it kind `other`; mapped by title)
-    file_changes="partial",  # write/edit items with the path; pi-acp 0.0.24 sends no diff
+    command_execution="yes",  # the bash tool (kind execute; output in the terminal _meta pi-acp sends)
+    file_changes="yes",  # pi-acp snapshots files and sends ACP diffs for edit/write
     mcp_tools="no",  # pi-acp accepts MCP servers but does not wire them to pi
     interrupt="yes",  # session/cancel -> pi `abort`
     resume="yes",  # session/load -> pi's session file
@@ -43,6 +54,7 @@ CAPABILITIES = AgentCapabilities(
 
 class PiDriver(NpmAcpDriver):
     capabilities = CAPABILITIES
+    modes = ["default", "plan", "accept_edits", "bypass"]
 
     def __init__(self, installer: Installer) -> None:
         super().__init__("pi", installer)
@@ -69,11 +81,13 @@ class PiDriver(NpmAcpDriver):
         elif config.model:
             settings["defaultModel"] = config.model
         (agent_dir / "settings.json").write_text(json.dumps(settings))
-        # pi-acp runs `$PI_ACP_PI_COMMAND --mode rpc ...`: point it at the pinned pi beside it
+        # pi-acp runs `$PI_ACP_PI_COMMAND --mode rpc ...`: the pinned pi beside it, through the shim, with the gate
         prefix = Path(command[-1]).parents[3]  # <prefix>/node_modules/pi-acp/dist/index.js
         wrapper = state / "pi"
-        wrapper.write_text(f"#!/bin/sh\nexec '{command[0]}' '{prefix / 'node_modules' / PI_CLI}' \"$@\"\n")
+        pi = f"'{command[0]}' '{prefix / 'node_modules' / PI_CLI}' -e '{GATE}'"
+        wrapper.write_text(f"#!/bin/sh\nexec '{sys.executable}' -I '{SHIM}' {pi} \"$@\"\n")
         wrapper.chmod(0o755)
+        ask, deny = GATES[config.permission_mode]
         extra = {
             **base,
             "PI_CODING_AGENT_DIR": str(agent_dir),
@@ -82,5 +96,7 @@ class PiDriver(NpmAcpDriver):
             "PI_SKIP_VERSION_CHECK": "1",
             "PI_TELEMETRY": "0",
             "npm_config_offline": "true",  # pi-acp asks npm for pi's latest version: fail fast, offline
+            "SANDBOX_AGENT_PI_ASK": ask,
+            "SANDBOX_AGENT_PI_DENY": deny,
         }
         return AcpLaunch(list(command), child_env(config.env, extra), name="pi", tool_kinds=TOOL_KINDS)
