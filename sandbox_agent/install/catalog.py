@@ -8,6 +8,7 @@ Versions are pinned because a bare `npm install` here resolves old or broken rel
 from __future__ import annotations
 
 import glob
+import json
 import os
 import platform
 import shutil
@@ -86,6 +87,22 @@ def _node_script(relative: str) -> Callable[[Path], list[str] | None]:
     return resolve
 
 
+PI_ACP = "0.0.34"
+
+
+def _pi(prefix: Path) -> list[str] | None:
+    """pi-acp beside pi; None when the bridge there is not the pinned one (so the installer replaces it)."""
+    bridge = prefix / "node_modules/pi-acp/package.json"
+    try:
+        if json.loads(bridge.read_text()).get("version") != PI_ACP:
+            return None
+    except (OSError, ValueError):
+        return None
+    if not (prefix / "node_modules/@mariozechner/pi-coding-agent/dist/cli.js").is_file():
+        return None
+    return _node_script("pi-acp/dist/index.js")(prefix)
+
+
 @dataclass(frozen=True)
 class AgentPackage:
     agent: str
@@ -104,9 +121,9 @@ CATALOG: dict[str, AgentPackage] = {
         AgentPackage("codex", "Codex", "@openai/codex", "0.169.0", _codex),
         AgentPackage("opencode", "OpenCode", "opencode-ai", "1.18.33", _opencode),
         AgentPackage("amp", "Amp", "@sourcegraph/amp", "0.0.1767830505-ga62310", _amp),
-        # ACP agents. Gemini CLI speaks ACP itself (`--acp`). pi does not: `pi-acp` bridges it (`pi --mode rpc`);
-        # pi-acp 0.0.34 waits forever on pi 0.73.1 (it asks `get_available_thinking_levels`, which 0.73.1 answers
-        # without an id), and pi releases that pi-acp 0.0.34 needs (>= 0.81, @earendil-works) need Node 22.
+        # ACP agents. Gemini CLI speaks ACP itself (`--acp`). pi does not: `pi-acp` bridges it (`pi --mode rpc`).
+        # pi-acp 0.0.34 wants pi >= 0.81 (@earendil-works), which needs Node 22; pi 0.73.1 runs on Node 20 and
+        # agents/pi/rpc_shim.py bridges the two protocol details where they disagree.
         AgentPackage(
             "gemini", "Gemini CLI", "@google/gemini-cli", "0.61.0", _node_script("@google/gemini-cli/bundle/gemini.js")
         ),
@@ -115,9 +132,9 @@ CATALOG: dict[str, AgentPackage] = {
             "pi",
             "@mariozechner/pi-coding-agent",
             "0.73.1",
-            _node_script("pi-acp/dist/index.js"),
+            _pi,
             version_args=(),
-            extra=("pi-acp@0.0.24",),
+            extra=(f"pi-acp@{PI_ACP}",),
         ),
     ]
 }
