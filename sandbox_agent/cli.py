@@ -86,7 +86,8 @@ def _owned_error(exc: Exception) -> CliError:
 
 def _spawn_args(args: argparse.Namespace) -> list[str]:
     """Flags an attaching client passes on when it has to start the shared daemon itself."""
-    out = ["--log-level", args.log_level, "--idle-exit", str(args.idle_exit)]
+    out = ["--log-level", args.log_level, "--log-format", getattr(args, "log_format", "text")]
+    out += ["--idle-exit", str(args.idle_exit)]
     if getattr(args, "hitl_timeout", None):
         out += ["--hitl-timeout", str(args.hitl_timeout)]
     out += _host_args(args)
@@ -157,7 +158,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     if args.action == "run":
         return _daemon_run(args, state_dir)
     if args.action == "start":
-        run_args = ["--log-level", args.log_level, *_http_run_args(args)]
+        run_args = ["--log-level", args.log_level, "--log-format", args.log_format, *_http_run_args(args)]
         if args.idle_exit:
             run_args += ["--idle-exit", str(args.idle_exit)]
         if args.hitl_timeout:
@@ -215,7 +216,7 @@ def _daemon_run(args: argparse.Namespace, state_dir: Path) -> int:
             raise CliError(str(exc)) from None
         http = (args.host, args.port, token)
     if not args.foreground_log:
-        log_to_file(state_dir, args.log_level, args.log_max_bytes or 5 * 1024 * 1024)
+        log_to_file(state_dir, args.log_level, args.log_max_bytes or 5 * 1024 * 1024, args.log_format)
     try:
         return int(run_async(run_daemon(_daemon(args), args.idle_exit, http)))
     except KeyboardInterrupt:

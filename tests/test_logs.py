@@ -160,3 +160,39 @@ def test_a_real_daemon_logs_json_lines_without_secrets(
     assert create["session_id"] == "s-log" and "[REDACTED]" in create["message"]
     prompt = next(o for o in calls if o["method"] == "sessions/prompt")
     assert prompt["message"].count("[REDACTED]") == 3 and prompt["session_id"] == "s-log"
+
+
+def test_the_background_daemon_writes_json_to_its_rotated_log(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    state = tmp_path / "state"
+    env = {**os.environ, "OPENAI_API_KEY": ODD_SECRET}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "sandbox_agent", *args, "--state-dir", str(state)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+
+    started = cli("daemon", "start", "--port", "0", "--no-token", "--log-format", "json", "--log-level", "debug",
+                  "--log-max-bytes", "4000")
+    assert started.returncode == 0, started.stderr
+    url = json.loads((state / "daemon.json").read_text())["http"]
+    try:
+        def rpc(method: str, params: dict) -> dict:
+            body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+            return httpx.post(url + "/v1/rpc", json=body, timeout=30).json()
+
+        assert "result" in rpc("sessions/create", {"agent": "mock", "session_id": "bg", "env": {"X_API_KEY": FAKE_KEY}})
+        for n in range(15):
+            assert "result" in rpc("sessions/prompt", {"session_id": "bg", "message": f"{n} {FAKE_KEY} {ODD_SECRET}"})
+    finally:
+        assert cli("daemon", "stop").returncode == 0
+    files = sorted(p.name for p in state.iterdir() if p.name.startswith("daemon.log"))
+    assert files[:2] == ["daemon.log", "daemon.log.1"], files  # rotated at 4,000 bytes
+    records = []
+    for name in files:
+        text = (state / name).read_text()
+        assert FAKE_KEY not in text and ODD_SECRET not in text
+        records += [json.loads(line) for line in text.splitlines()]
+    prompts = [r for r in records if r.get("method") == "sessions/prompt"]
+    assert prompts and all(r["session_id"] == "bg" and "[REDACTED]" in r["message"] for r in prompts)

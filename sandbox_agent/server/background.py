@@ -33,19 +33,13 @@ LOG_BACKUPS = 3
 IDLE_CHECK_SECONDS = 1.0
 
 
-def log_to_file(state_dir: Path, level: str, max_bytes: int = LOG_MAX_BYTES) -> logging.Handler:
-    """The daemon's log in its state dir, rotated by size (`daemon.log`, `.1` .. `.3`)."""
+def log_to_file(state_dir: Path, level: str, max_bytes: int = LOG_MAX_BYTES, fmt: str = "text") -> logging.Handler:
+    """The daemon's log in its state dir, rotated by size (`daemon.log`, `.1` .. `.3`), text or JSON lines,
+    secrets scrubbed (ops/logs.py)."""
+    from ..ops.logs import configure
+
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handler = logging.handlers.RotatingFileHandler(
-        state_dir / LOG_FILE, maxBytes=max_bytes, backupCount=LOG_BACKUPS, encoding="utf-8"
-    )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    return handler
+    return configure(level, fmt, file=state_dir / LOG_FILE, max_bytes=max_bytes, backups=LOG_BACKUPS)
 
 
 async def _idle_watch(daemon: Daemon, idle_exit: float | None, stop: asyncio.Event) -> None:
