@@ -51,6 +51,8 @@ class SessionManager:
         self.sessions: dict[str, Session] = {}
         self._creating: set[str] = set()
         self.on_change: list[Callable[[str], None]] = []
+        # sessions this journal lacks but a PostgreSQL store has (store/restore.py StoreSessions), or None
+        self.remote: Any = None
 
     def restore(self) -> int:
         """Load every journaled session; those the daemon was running when it died end as terminated."""
@@ -88,6 +90,39 @@ class SessionManager:
 
     def list(self) -> list[Session]:
         return list(self.sessions.values())
+
+    async def find(self, session_id: str) -> Session:
+        """get(), or a session only the store has, imported into this journal first (then an ordinary one)."""
+        if session_id not in self.sessions and self.remote is not None:
+            await self.remote.import_session(self, session_id)
+        return self.get(session_id)
+
+    def adopt(self, raw_record: dict[str, Any], events: list[tuple[int, str, bytes]]) -> Session:
+        """Add a session from elsewhere (the store) with its events, journaled here; it ends as restore() ends
+        sessions that were live when their daemon died."""
+        record = SessionRecord.model_validate(raw_record)
+        session = Session(record, EventLog(record.session_id, self.journal), self.journal, self.hitl_timeout_s)
+        open_turn = None
+        for seq, type_, body in events:
+            session.log.append(seq, type_, body)
+            if type_ in ("turn.started", "turn.ended"):
+                open_turn = orjson.loads(body)["data"]["turn_id"] if type_ == "turn.started" else None
+        session.persist()
+        self.sessions[record.session_id] = session
+        self._enable_auto_resume(session)
+        if record.ended is None:
+            session.current_turn = open_turn  # so that the ending closes it, as in restore()
+            session.emit(
+                "session.ended",
+                SessionEndedData(
+                    reason="terminated",
+                    terminated_by="daemon",
+                    message="the daemon running this session is gone; resume it to continue here",
+                ),
+                synthetic=True,
+                source="daemon",
+            )
+        return session
 
     async def create(
         self, params: SessionCreateParams, fork: ForkPoint | None = None, started: dict[str, Any] | None = None
@@ -150,9 +185,9 @@ class SessionManager:
             sid = session.session_id
             session.auto_resume = lambda: self.resume(sid, None)
 
-    async def resume(self, session_id: str, env: dict[str, str] | None) -> Session:
+    async def resume(self, session_id: str, env: dict[str, str] | None, replay: Any = None) -> Session:
         """Continue an ended session on a fresh agent process, in the same transcript."""
-        session = self.get(session_id)
+        session = await self.find(session_id)
         if not session.ended:
             return session
         if env is not None:
@@ -179,6 +214,8 @@ class SessionManager:
         )
         session._terminating = False
         record.closed_by_client = False
+        if self.remote is not None:  # native state from the store's snapshot, or a replay (store/restore.py)
+            await self.remote.before_resume(self, session, config, replay)
         session.persist()
         await self._start(session, driver, config)
         self._changed(session_id)
