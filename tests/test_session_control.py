@@ -241,3 +241,26 @@ async def test_mcp_send_message_takes_delivery() -> None:
             assert bad.is_error
     finally:
         await daemon.stop()
+
+
+def test_cli_api_covers_the_control_methods(server) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import subprocess
+    import sys
+
+    def api(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "sandbox_agent", "api", *args, "--endpoint", server.url, "--token", server.token]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+    assert api("sessions/create", "agent=mock", "session_id=c1").returncode == 0
+    assert api("sessions/send_message", "session_id=c1", "message=slow 2").returncode == 0
+    queued = json.loads(api("sessions/send_message", "session_id=c1", "message=later", "delivery=queue").stdout)
+    assert queued["outcome"] == "queued"
+    listing = json.loads(api("sessions/queue", "session_id=c1").stdout)
+    assert [m["message_id"] for m in listing["messages"]] == [queued["message_id"]]
+    removed = json.loads(api("sessions/dequeue", "session_id=c1", f"message_id={queued['message_id']}").stdout)
+    assert removed["removed"]["message_id"] == queued["message_id"]
+    configured = json.loads(api("sessions/configure", "session_id=c1", "model=cli-model").stdout)
+    assert configured["model"] == "cli-model"
+    bad = api("sessions/dequeue", "session_id=c1", "message_id=msg_nope")
+    assert bad.returncode != 0 and "[message_not_found]" in bad.stderr and "Traceback" not in bad.stderr

@@ -193,8 +193,9 @@ class SessionControl:
             except AppError as exc:
                 log.info("%s: native steer refused (%s); interrupting instead", s.session_id, exc.message)
                 native = False
-            if native and s.current_turn == running:
-                self._emit_user_item(parts)
+            if native:  # delivered, even if the turn ended meanwhile (the agent answers it)
+                if s.current_turn == running:
+                    self._emit_user_item(parts)
                 s.emit(
                     "message.steered",
                     MessageSteeredData(message_id=message_id, turn_id=running, native=True),
@@ -202,8 +203,12 @@ class SessionControl:
                 )
                 fut: asyncio.Future[TurnWaiter] = loop.create_future()
                 waiter = s._waiters.get(running)
-                if waiter is not None:
-                    fut.set_result(waiter)
+                if waiter is None:  # the turn has ended already: nothing more to wait for
+                    from .session import TurnWaiter
+
+                    waiter = TurnWaiter(running)
+                    waiter.done.set_result(None)
+                fut.set_result(waiter)
                 return Sent(
                     SendMessageResult(turn_id=running, message_id=message_id, outcome="steered", native=True), fut
                 )

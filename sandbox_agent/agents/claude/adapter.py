@@ -308,6 +308,8 @@ class ClaudeSession(AgentSession):
         await self._control({"subtype": "interrupt"}, CONTROL_TIMEOUT)
 
     async def steer(self, content: list[InputPart]) -> bool:
+        if self.translator.turn_id is None:
+            return False  # the turn just ended: a user line now would start a turn of Claude's own
         message = {"role": "user", "content": content_blocks(content)}
         self._steers.append(_text_of(message["content"]))
         await self._write(
