@@ -423,3 +423,16 @@ def test_usage_counts_sessions_only_the_store_holds(server_factory: Any, tmp_pat
     assert "sandbox_agent_store_up 1.0" in text and "sandbox_agent_store_outbox_lag_events 0.0" in text
     store = second.rpc("ops/status")["result"]["store"]
     assert (store["state"], store["lag_rows"]) == ("ok", 0)
+
+
+@pytest.mark.anyio
+async def test_the_sdk_reads_usage_and_status(ws_client: Any) -> None:
+    session = await ws_client.create_session("mock")
+    await session.prompt("hello")
+    usage = await ws_client.usage(agent="mock")
+    assert (usage.total.turns, usage.total.input_tokens, usage.total.output_tokens) == (1, 11, 5)
+    assert usage.sessions[0].session_id == session.id
+    later = await ws_client.usage(since=datetime.now(UTC) + timedelta(minutes=1))
+    assert later.total.turns == 0
+    status = await ws_client.status()
+    assert status.sessions == 1 and status.usage.input_tokens == 11 and status.turns_started >= 1

@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from ..schema.methods import (
     SendMessageResult,
     SessionInfo,
 )
+from ..schema.ops import StatusResult
+from ..schema.usage import UsageParams, UsageResult
 from .host import HostMixin, http_base
 from .transports import StdioTransport, Transport, UnixTransport, WebSocketTransport, ws_url
 
@@ -250,6 +253,17 @@ class SandboxAgent(HostMixin):
 
     async def get_session(self, session_id: str) -> SessionInfo:
         return SessionInfo.model_validate(await self.call("sessions/get", {"session_id": session_id}))
+
+    async def usage(
+        self, session_id: str | None = None, agent: str | None = None, since: datetime | None = None
+    ) -> UsageResult:
+        """Token and cost totals from turn.ended usage (`sessions/usage`): overall, by agent, by model, per session."""
+        params = UsageParams(session_id=session_id, agent=agent, since=since).model_dump(mode="json", exclude_none=True)
+        return UsageResult.model_validate(await self.call("sessions/usage", params))
+
+    async def status(self) -> StatusResult:
+        """The daemon on one screen, as data (`ops/status`)."""
+        return StatusResult.model_validate(await self.call("ops/status"))
 
     async def read_events(
         self, session_id: str, offset: int = 0, limit: int = 100
