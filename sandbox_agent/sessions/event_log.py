@@ -10,7 +10,9 @@ from .journal import Journal
 if TYPE_CHECKING:
     from .subscription import Subscription
 
-MEMORY_WINDOW = 1024  # recent events kept in memory per session when a journal holds the rest
+MEMORY_WINDOW = 1024  # recent events kept in memory per *active* session when a journal holds the rest
+# An idle or ended session with no subscribers keeps none: a long-lived daemon's memory must not grow with
+# history. Reads then come from the journal (measured in benchmarks/memory_soak.py and docs/decisions.md).
 
 
 class EventLog:
@@ -29,6 +31,7 @@ class EventLog:
         self._mem_first = last_seq + 1  # sequence number of _mem[0]
         self.subscribers: set[Subscription] = set()
         self._visible_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self.idle = True  # set by the session: no turn is running, so nothing live needs the recent window
 
     def append(self, seq: int, type_: str, body: bytes) -> None:
         assert seq == self.last_seq + 1, "sequence numbers are gap-free"
@@ -59,6 +62,25 @@ class EventLog:
                 else:
                     still.append((want, fut))
             self._visible_waiters = still
+        if self.idle and not self.subscribers:
+            self.release()
+
+    def release(self) -> None:
+        """Drop the in-memory window once every event is durable; reads go to the journal from then on."""
+        if self.journal is None or self.journal.error is not None or self.visible_seq != self.last_seq:
+            return
+        if self._mem:
+            self._mem = []
+            self._mem_first = self.last_seq + 1
+
+    def drop_subscriber(self, sub: Subscription) -> None:
+        self.subscribers.discard(sub)
+        if self.idle and not self.subscribers:
+            self.release()
+
+    @property
+    def in_memory(self) -> int:
+        return len(self._mem)
 
     async def wait_visible(self, seq: int) -> None:
         """Until readers can see `seq` (committed): read-your-writes for calls that return after events."""

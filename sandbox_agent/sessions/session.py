@@ -227,9 +227,12 @@ class Session:
                 self._resolved[request_id] = None
                 if len(self._resolved) > _RESOLVED_MEMORY:
                     self._resolved.popitem(last=False)
+        elif type_ == "turn.started":
+            self.log.idle = False
         elif type_ == "turn.ended":
             assert isinstance(data, TurnEndedData)
             self.current_turn = None
+            self.log.idle = True
             self.usage.add(data.usage)
             t0, self._turn_t0 = self._turn_t0, 0.0
             if t0:  # a turn this process started (not one closed while restoring)
@@ -249,6 +252,9 @@ class Session:
             self.persist()
             self._ended.set()
             self._settled.set()  # nothing is starting any more: calls waiting on a start see the end instead
+            self.log.idle = True
+            # The agent is gone: let go of its adapter (translator maps, stderr buffers); a resume makes a new one.
+            self.adapter = None
             self.log.close_subscribers()
 
     def _close_turn(self, stop_reason: str) -> None:

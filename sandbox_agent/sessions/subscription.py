@@ -79,13 +79,13 @@ class Subscription:
                 self._event.clear()
                 await self._event.wait()
         except asyncio.CancelledError:
-            self.log.subscribers.discard(self)
+            self.log.drop_subscriber(self)
             raise
         except Exception as exc:  # the client went away; nothing to tell it
             log.debug("subscription %s ended: %s", self.id, exc)
-            self.log.subscribers.discard(self)
+            self.log.drop_subscriber(self)
             return
-        self.log.subscribers.discard(self)
+        self.log.drop_subscriber(self)
         try:
             await self._closed(self.id, reason, self.cursor)
         except Exception as exc:
@@ -93,7 +93,7 @@ class Subscription:
 
     async def cancel(self) -> None:
         self._cancelled = True
-        self.log.subscribers.discard(self)
+        self.log.drop_subscriber(self)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
