@@ -10,6 +10,7 @@ from .agents import AgentInfo
 from .content import InputPart, TextPart
 from .control import Delivery
 from .events import QuestionData, SessionEndedData, StopReason
+from .store import ReplayCaps
 from .usage import UsageTotals
 
 PermissionMode = Literal["default", "plan", "accept_edits", "bypass"]
@@ -134,6 +135,9 @@ class SessionIdParams(_Params):
 class ResumeParams(_Params):
     session_id: str
     env: dict[str, str] | None = Field(default=None, description="keys again: the journal never stores them")
+    replay: ReplayCaps | None = Field(
+        default=None, description="bounds of the replay when a session from the store cannot resume natively"
+    )
 
 
 class SendMessageParams(_Params):

@@ -100,17 +100,19 @@ async def sessions_create(p: SessionCreateParams, ctx: ClientContext) -> Session
 
 @api.method("sessions/resume", ResumeParams, SessionInfo, "Continue an ended session on a new agent process.")
 async def sessions_resume(p: ResumeParams, ctx: ClientContext) -> SessionInfo:
-    return (await ctx.daemon.sessions.resume(p.session_id, p.env)).info()
+    return (await ctx.daemon.sessions.resume(p.session_id, p.env, p.replay)).info()
 
 
 @api.method("sessions/list", EmptyParams, list[SessionInfo], "Every session, live and ended (restored too).")
 async def sessions_list(p: EmptyParams, ctx: ClientContext) -> list[SessionInfo]:
-    return [s.info() for s in ctx.daemon.sessions.list()]
+    local = [s.info() for s in ctx.daemon.sessions.list()]
+    remote = ctx.daemon.sessions.remote  # with --store: sessions only the store has, too
+    return local if remote is None else local + await remote.infos({s.session_id for s in local})
 
 
 @api.method("sessions/get", SessionIdParams, SessionInfo, "One session's state.")
 async def sessions_get(p: SessionIdParams, ctx: ClientContext) -> SessionInfo:
-    return ctx.daemon.sessions.get(p.session_id).info()
+    return (await ctx.daemon.sessions.find(p.session_id)).info()
 
 
 @api.method("sessions/send_message", SendMessageParams, SendMessageResult, "Send a user message; returns at once.")
@@ -125,7 +127,7 @@ async def sessions_prompt(p: PromptParams, ctx: ClientContext) -> PromptResult:
 
 @api.method("sessions/events", EventsParams, EventsResult, "Read stored events with sequence > offset.")
 async def sessions_events(p: EventsParams, ctx: ClientContext) -> dict[str, Any]:
-    log_ = ctx.daemon.sessions.get(p.session_id).log
+    log_ = (await ctx.daemon.sessions.find(p.session_id)).log
     bodies = log_.read(p.offset, p.limit)
     next_offset = p.offset + len(bodies)
     return {
@@ -142,7 +144,7 @@ async def sessions_subscribe(p: SubscribeParams, ctx: ClientContext) -> Subscrib
             ErrorKind.NOT_SUPPORTED,
             "subscriptions need a streaming transport: use the WebSocket, stdio, or the SSE endpoint",
         )
-    session = ctx.daemon.sessions.get(p.session_id)
+    session = await ctx.daemon.sessions.find(p.session_id)
     if p.offset > session.log.last_seq:
         raise AppError(
             ErrorKind.INVALID_OFFSET,

@@ -108,7 +108,7 @@ def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None 
     async def events_sse(request: Request) -> Response:
         session_id = request.path_params["session_id"]
         try:
-            session = daemon.sessions.get(session_id)
+            session = await daemon.sessions.find(session_id)  # a session only the store has is imported
             offset = int(request.headers.get("last-event-id") or request.query_params.get("offset") or 0)
             if offset < 0 or offset > session.log.last_seq:
                 raise AppError(ErrorKind.INVALID_OFFSET, f"offset {offset} is out of range 0..{session.log.last_seq}")

@@ -93,6 +93,10 @@ class Daemon:
             log.warning("--store is ignored by an ephemeral daemon: it keeps no journal to ship")
         agent_state = None if self.ephemeral else self.state_dir / "agents"
         self.manager = SessionManager(self.registry.get, self.journal, agent_state, self.hitl_timeout_s)
+        if self.shipper is not None:  # sessions only the store has: listed, imported on a miss, resumable here
+            from ..store.restore import StoreSessions
+
+            self.manager.remote = StoreSessions(self.store_url, self.state_dir)
         set_turn_lookup(self._running_turn)  # logs about a session also name its running turn
         restored = self.manager.restore()
         if restored:
@@ -169,6 +173,8 @@ class Daemon:
             await self.manager.shutdown()
         if self.shipper is not None:
             await asyncio.to_thread(self.shipper.stop)  # ships what the journal holds for a few seconds more
+            if self.manager.remote is not None:
+                await asyncio.to_thread(self.manager.remote.close)
         await self.processes.shutdown()
         await self.terminals.shutdown()
         await self.registry.aclose()

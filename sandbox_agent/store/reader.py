@@ -182,3 +182,15 @@ class Store:
                 if session is not None:
                     upsert_sessions(cur, daemon_id, [SessionRow.from_record(session)])
                 return insert_events(cur, daemon_id, rows)
+
+    def snapshot(self, session_id: str) -> dict[str, Any] | None:
+        """The newest native state snapshot of a session: agent, native_session_id, sequence, format, data."""
+        rows = self._read(
+            "SELECT agent, native_session_id, sequence, format, data FROM snapshots WHERE session_id = %s",
+            (session_id,),
+        )
+        if not rows:
+            return None
+        agent, native_id, sequence, fmt, data = rows[0]
+        return {"agent": agent, "native_session_id": native_id, "sequence": int(sequence), "format": fmt,
+                "data": bytes(data)}

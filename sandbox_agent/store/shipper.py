@@ -8,6 +8,7 @@ database is away the thread retries with backoff and the outbox (the journal) si
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -16,9 +17,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .outbox import JournalReader, OutboxState
 from .schema import migrate
-from .writes import EventRow, SessionRow, insert_events, prepare, upsert_sessions
+from .snapshots import FORMAT, SNAPSHOT_AGENTS, collect
+from .writes import EventRow, SessionRow, insert_events, prepare, upsert_sessions, upsert_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +83,8 @@ class Shipper:
         self.shipped_rows = 0
         self.skipped_rows = 0
         self.batches = 0
+        self.snapshots = 0
+        self._snapshots: dict[str, str] = {}  # session -> digest of the last snapshot shipped
         self.ship_seconds = 0.0
         self.lag_samples: deque[float] = deque(maxlen=LAG_SAMPLES)
         self._oldest_unshipped: tuple[int, float | None] | None = None
@@ -255,7 +261,35 @@ class Shipper:
                 self.lag_samples.append(shipped_at - t)
         self.outbox.watermark = rows[-1][0]
         self._save_watermark(now)
+        ends = {e.session_id: e.sequence for e in events if e.type in ("turn.ended", "session.ended")}
+        for sid, seq in ends.items():
+            self._snapshot(sid, seq)
         return True
+
+    def _snapshot(self, session_id: str, sequence: int) -> None:
+        """After a turn: the agent's native state files for this session, into the store (if they changed)."""
+        assert self._reader is not None
+        rows = self._reader.records([session_id])
+        if not rows:
+            return
+        record = orjson.loads(rows[0].record)
+        agent, native_id = record.get("agent"), record.get("native_session_id")
+        if agent not in SNAPSHOT_AGENTS or not native_id:
+            return
+        try:
+            data = collect(self.journal_path.parent / "agents", session_id, native_id)
+        except OSError as exc:
+            log.warning("store: cannot snapshot %s: %s", session_id, exc)
+            return
+        if data is None:
+            return
+        digest = hashlib.sha256(data).hexdigest()
+        if self._snapshots.get(session_id) == digest:
+            return
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            upsert_snapshot(cur, self.daemon_id, session_id, agent, native_id, sequence, FORMAT, data)
+        self._snapshots[session_id] = digest
+        self.snapshots += 1
 
     def _save_watermark(self, now: float) -> None:
         if self.outbox.watermark != self._saved_watermark and now - self._saved_at >= SAVE_EVERY:

@@ -97,3 +97,20 @@ def upsert_sessions(cur: Any, daemon_id: str, rows: list[SessionRow]) -> None:
             [r.record for r in rows],
         ),
     )
+
+
+UPSERT_SNAPSHOT = """
+INSERT INTO snapshots (session_id, agent, native_session_id, sequence, daemon_id, format, data)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (session_id) DO UPDATE SET
+  agent = excluded.agent, native_session_id = excluded.native_session_id, sequence = excluded.sequence,
+  daemon_id = excluded.daemon_id, format = excluded.format, data = excluded.data, taken_at = now()
+WHERE snapshots.sequence <= excluded.sequence
+"""
+
+
+def upsert_snapshot(
+    cur: Any, daemon_id: str, session_id: str, agent: str, native_id: str, sequence: int, fmt: str, data: bytes
+) -> None:
+    """The newest snapshot of a session's native state (an older one never replaces a newer one)."""
+    cur.execute(UPSERT_SNAPSHOT, (session_id, agent, native_id, sequence, daemon_id, fmt, data))

@@ -1,0 +1,99 @@
+"""A replacement sandbox: daemon A dies with its state dir, daemon B (new state dir, same store) finds the session
+and continues it — natively from a snapshot of the agent's state, or primed with a replay when there is none."""
+
+from __future__ import annotations
+
+import shutil
+
+import psycopg
+import pytest
+
+from sandbox_agent.client import SandboxAgent
+from sandbox_agent.store import Store
+from tests.pg_helpers import pg, store_url  # noqa: F401 - fixtures
+from tests.test_store import all_events, wait_shipped
+
+pytestmark = pytest.mark.anyio
+
+
+async def _two_turns_then_lose_the_sandbox(server_factory, tmp_path, store_url) -> list[dict]:  # type: ignore[no-untyped-def]  # noqa: F811
+    state_a = tmp_path / "state_a"
+    srv_a = server_factory(state_dir=state_a, extra=["--store", store_url])
+    client = await SandboxAgent.connect(srv_a.url, srv_a.token, reconnect=False)
+    s = await client.create_session("mock", session_id="ses_moved")
+    await s.prompt("remember the word pelican")
+    await s.prompt("tool lighthouse")
+    wait_shipped(srv_a)
+    before = await all_events(client, "ses_moved")
+    await client.close()
+    srv_a.kill9()
+    shutil.rmtree(state_a)
+    return before
+
+
+def _snapshot_count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return int(conn.execute("SELECT count(*) FROM snapshots WHERE session_id = 'ses_moved'").fetchone()[0])
+
+
+async def _started(client: SandboxAgent, after: int) -> dict:
+    events = await all_events(client, "ses_moved")
+    return next(e for e in events[after:] if e["type"] == "session.started")
+
+
+async def test_native_restore_from_a_snapshot(server_factory, tmp_path, store_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    before = await _two_turns_then_lose_the_sandbox(server_factory, tmp_path, store_url)
+    assert _snapshot_count(store_url) == 1, "the mock's native history was snapshotted after its turns"
+    with Store(store_url) as store:
+        daemon_a = store.session("ses_moved").daemon_id
+
+    srv_b = server_factory(state_dir=tmp_path / "state_b", extra=["--store", store_url])
+    client = await SandboxAgent.connect(srv_b.url, srv_b.token, reconnect=False)
+    listed = {s.session_id: s for s in await client.list_sessions()}
+    assert listed["ses_moved"].status == "ended" and listed["ses_moved"].event_count == len(before)
+    events = await all_events(client, "ses_moved")
+    assert events[: len(before)] == before, "every event of daemon A, in order"
+    assert events[-1]["type"] == "session.ended" and events[-1]["data"]["terminated_by"] == "daemon"
+
+    session = await client.resume_session("ses_moved")
+    started = await _started(client, len(before))
+    assert started["data"]["resumed"] is True and started["data"]["restored"] is True
+    result = await session.prompt("history")
+    assert "remember the word pelican" in result.text and "tool lighthouse" in result.text, result.text
+    after = await all_events(client, "ses_moved")
+    assert [e["sequence"] for e in after] == list(range(1, len(after) + 1)), "same session, next sequences"
+    wait_shipped(srv_b)
+    with Store(store_url) as store:
+        assert store.events("ses_moved", 0, 10_000) == after
+        assert store.session("ses_moved").daemon_id != daemon_a, "B now writes the session"
+    await client.close()
+
+
+async def test_replay_restore_without_a_snapshot(server_factory, tmp_path, store_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    before = await _two_turns_then_lose_the_sandbox(server_factory, tmp_path, store_url)
+    with psycopg.connect(store_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM snapshots")
+
+    srv_b = server_factory(state_dir=tmp_path / "state_b", extra=["--store", store_url])
+    client = await SandboxAgent.connect(srv_b.url, srv_b.token, reconnect=False)
+    # sessions/get imports it; then it is an ordinary ended session of B
+    info = await client.get_session("ses_moved")
+    assert info.status == "ended" and info.event_count == len(before) + 1
+    await client.call("sessions/resume", {"session_id": "ses_moved", "replay": {"max_chars": 20_000}})
+    started = await _started(client, len(before))
+    assert started["data"]["resumed"] is True and started["data"]["restored"] is False
+    assert started["data"]["metadata"]["restore"] == "replay"
+    result = await client.session("ses_moved").prompt("what did we talk about?")
+    # the mock echoes what it was sent: the replay came first, then the new message
+    assert "<transcript>" in result.text and "remember the word pelican" in result.text
+    assert "<tool_call>search" in result.text and "3 results for" in result.text
+    assert result.text.rstrip().endswith("what did we talk about?")
+    history = await client.session("ses_moved").prompt("history")
+    assert "pelican" in history.text, "the fresh native session now holds the replayed history"
+    await client.close()
+
+
+async def test_unknown_session_is_still_not_found(server_factory, tmp_path, store_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    srv = server_factory(state_dir=tmp_path / "state", extra=["--store", store_url])
+    reply = srv.rpc("sessions/get", {"session_id": "ses_nowhere"})
+    assert reply["error"]["data"]["kind"] == "session_not_found"
