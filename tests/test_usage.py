@@ -105,6 +105,7 @@ def test_claude_reports_each_turns_cost_not_the_running_total() -> None:
     # the result lines say 0.09762, 0.29425, 0.392715: running totals of the process
     assert costs == pytest.approx([0.09762, 0.29425 - 0.09762, 0.392715 - 0.29425])
     assert sum(costs) == pytest.approx(0.392715)
+    assert {u.model for u in turns if u} == {"claude-opus-4-8"}  # the main loop's model, from its messages
 
 
 def test_claude_counts_cache_reads_and_writes_as_input() -> None:
@@ -152,7 +153,7 @@ def test_amp_sums_every_model_call_of_a_turn() -> None:
 
 def test_opencode_sums_steps_and_counts_cache_as_input() -> None:
     turns = [u for u in opencode_turns("perm_once.jsonl") if u]
-    assert [(u.input_tokens, u.output_tokens) for u in turns] == [(200, 40)]
+    assert [(u.input_tokens, u.output_tokens, u.model) for u in turns] == [(200, 40, "fake-model")]
     t = OpenCodeTranslator(_ids())
     t.turn_id = "turn_1"
     tokens = {"input": 5, "output": 3, "reasoning": 2, "cache": {"read": 90, "write": 4}}
@@ -346,6 +347,12 @@ async def test_usage_totals_match_the_turns_of_a_real_agent(agent: str, server: 
         assert (turns[1].input_tokens, turns[1].output_tokens) == (12, 7)  # type: ignore[union-attr]
     if agent == "claude":
         assert expected.total_cost_usd is not None and expected.total_cost_usd > 0
+    if agent in ("claude", "opencode"):  # they name the model of each turn
+        named = {u.model for u in turns}  # type: ignore[union-attr]
+        assert len(named) == 1 and None not in named
+        assert set(everything["by_model"]) >= named
+    else:
+        assert "fake-model" in everything["by_model"] or "default" in everything["by_model"]
 
 
 def test_mock_usage_survives_a_daemon_restart(server_factory: Any, tmp_path: Path) -> None:

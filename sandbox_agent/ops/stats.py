@@ -91,7 +91,7 @@ class Stats:
             h = self.turn_seconds[agent] = Histogram(TURN_BUCKETS)
         h.observe(seconds)
         if usage is not None:
-            k = (agent, model or "default")
+            k = (agent, usage.model or model or "default")  # the model the agent names, else the session's
             sums = self.usage.get(k)
             if sums is None:
                 sums = self.usage[k] = [0, 0, 0, 0, 0.0]

@@ -72,13 +72,6 @@ class UsageLedger:
             self._catch_up(log)
         return self
 
-    def since(self, log: Any, t: float) -> UsageTotals:
-        out = UsageTotals()
-        for at, u in self.read(log).turns:
-            if at >= t:
-                out.add(u)
-        return out
-
 
 def ledger_of(session: Any) -> UsageLedger:
     """The session's own ledger, or one kept beside it for a session type that does not keep one."""
@@ -109,11 +102,15 @@ def aggregate(sessions: Iterable[Any], params: UsageParams) -> UsageResult:
         if params.agent is not None and record.agent != params.agent:
             continue
         ledger = ledger_of(session)
-        usage = ledger.totals.model_copy() if since is None else ledger.since(session.log, since)
+        usage = UsageTotals()
+        for at, u in ledger.turns:
+            if since is None or at >= since:
+                usage.add(u)
+                # per turn: the model the agent named for it, else the session's
+                by_model.setdefault(u.model or record.model or "default", UsageTotals()).add(u)
         rows.append(SessionUsage(session_id=record.session_id, agent=record.agent, model=record.model, usage=usage))
         total.merge(usage)
         by_agent.setdefault(record.agent, UsageTotals()).merge(usage)
-        by_model.setdefault(record.model or "default", UsageTotals()).merge(usage)
     return UsageResult(total=total, by_agent=by_agent, by_model=by_model, sessions=rows)
 
 

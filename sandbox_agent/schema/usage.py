@@ -69,7 +69,9 @@ class UsageResult(BaseModel):
 
     total: UsageTotals
     by_agent: dict[str, UsageTotals] = Field(description="agent id -> totals")
-    by_model: dict[str, UsageTotals] = Field(description="the session's model (or 'default') -> totals")
+    by_model: dict[str, UsageTotals] = Field(
+        description="the model each turn names in its usage, else its session's model, else 'default' -> totals"
+    )
     sessions: list[SessionUsage] = Field(description="one entry per matching session, oldest first")
     store_error: str | None = Field(
         default=None, description="why sessions that only the store holds are missing (the store is unreachable)"

@@ -112,13 +112,14 @@ def _result_text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def _usage(raw: Any, cost: float | None) -> Usage | None:
+def _usage(raw: Any, cost: float | None, model: str | None = None) -> Usage | None:
     """Anthropic counts cache reads and writes apart from `input_tokens`; ours counts every prompt token."""
     if not isinstance(raw, dict):
         return None
     cached = int(raw.get("cache_read_input_tokens") or 0)
     written = int(raw.get("cache_creation_input_tokens") or 0)
     return Usage(
+        model=model,
         input_tokens=int(raw.get("input_tokens") or 0) + cached + written,
         output_tokens=raw.get("output_tokens"),
         cached_input_tokens=cached,
@@ -139,6 +140,7 @@ class ClaudeTranslator:
         self._tools: dict[str, str] = {}  # tool_use id -> tool name
         self.pending: dict[str, PermissionData | QuestionData] = {}
         self._cost_so_far = 0.0  # the process's running total_cost_usd
+        self._model: str | None = None
 
     # entry point
 
@@ -228,6 +230,8 @@ class ClaudeTranslator:
         message = msg["message"]
         message_id = message.get("id") or ""
         out: list[Emission] = []
+        if msg.get("parent_tool_use_id") is None and message.get("model") not in (None, "<synthetic>"):
+            self._model = message["model"]  # the main loop's model, for the turn's usage
         if message.get("model") == "<synthetic>" or msg.get("error"):
             text = _result_text(message.get("content"))
             out.append(
@@ -426,7 +430,7 @@ class ClaudeTranslator:
                     TurnEndedData(
                         turn_id=self.turn_id,
                         stop_reason=stop,  # type: ignore[arg-type]
-                        usage=_usage(msg.get("usage"), cost),
+                        usage=_usage(msg.get("usage"), cost, self._model),
                     ),
                 )
             )

@@ -113,6 +113,8 @@ class OpenCodeTranslator:
             if etype == "message.updated":
                 info = props["info"]
                 self._roles[info["id"]] = info.get("role", "")
+                if info.get("role") == "assistant" and info.get("modelID"):
+                    self._usage.model = str(info["modelID"])
                 return []
             if etype == "message.part.updated":
                 return self._part(props["part"])
