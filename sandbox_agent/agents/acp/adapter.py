@@ -109,6 +109,7 @@ class AcpSession(AgentSession):
         self._protocol_error: str | None = None
         self._closing = False
         self._stopper: asyncio.Future[None] | None = None
+        self._last_update = 0.0
 
     # lifecycle
 
@@ -178,6 +179,7 @@ class AcpSession(AgentSession):
             if caps.load_session:
                 self.loading = True
                 await self._call(self.conn.load_session(cwd=self.config.cwd, session_id=native_id, mcp_servers=servers))
+                await self._quiet()
                 return True
             if caps.session_capabilities is not None and caps.session_capabilities.resume is not None:
                 cwd = self.config.cwd
@@ -190,6 +192,15 @@ class AcpSession(AgentSession):
             self.loading = False
         self._resume_failed(native_id, "the agent supports neither session/load nor session/resume")
         return False
+
+    async def _quiet(self, gap: float = 0.3, limit: float = 3.0) -> None:
+        """Let a history replay that trails the session/load answer finish before the first prompt."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        await asyncio.sleep(gap)
+        # a timestamp the update callback bumps, polled at `gap`: cheaper than an Event set per update
+        while loop.time() < deadline and loop.time() - self._last_update < gap:  # noqa: ASYNC110
+            await asyncio.sleep(gap)
 
     def _resume_failed(self, native_id: str, why: str) -> None:
         self.sink.emit(
@@ -236,7 +247,10 @@ class AcpSession(AgentSession):
     # the agent's messages
 
     def on_update(self, session_id: str, update: Any) -> None:
-        if self.loading or session_id != self.native_id:
+        self._last_update = asyncio.get_running_loop().time()
+        # Outside a turn nothing is ours to report: session/load replays history we journaled already (Gemini CLI
+        # streams it after answering the load), and UI-only updates are dropped by the translator anyway.
+        if self.loading or session_id != self.native_id or self.translator.turn_id is None:
             return
         for e in self.translator.update(update):
             self.sink.emit(e.type, e.data, synthetic=e.synthetic, raw=update.model_dump(mode="json", by_alias=True))

@@ -7,6 +7,9 @@ provider: every model request went there), so that is how a session points Gemin
 from __future__ import annotations
 
 import json
+import shutil
+import uuid
+from pathlib import Path
 
 from ...install.installer import Installer
 from ...schema.agents import AgentCapabilities
@@ -58,6 +61,8 @@ class GeminiDriver(NpmAcpDriver):
         gemini_dir = state / "home/.gemini"
         gemini_dir.mkdir(parents=True, exist_ok=True)
         (gemini_dir / "settings.json").write_text(json.dumps(settings))
+        if config.resume_native_id:
+            keep_history(gemini_dir, config.resume_native_id)
         env = child_env(config.env, {**base, "GEMINI_CLI_NO_RELAUNCH": "true"})
         if "GEMINI_API_KEY" not in env and "GOOGLE_API_KEY" in env:
             env["GEMINI_API_KEY"] = env["GOOGLE_API_KEY"]
@@ -67,3 +72,15 @@ class GeminiDriver(NpmAcpDriver):
         # No client fs: Gemini CLI 0.61.0 tells a missing file apart only by `String(err)` of the error, which is
         # "[object Object]" for a JSON-RPC error, so creating a file through fs/read_text_file always failed.
         return AcpLaunch(argv, env, auth_method="gemini-api-key", name="gemini", client_fs=False)
+
+
+def keep_history(gemini_dir: Path, session_id: str) -> None:
+    """Work around Gemini CLI 0.61.0's session/load, which re-initializes the recording of the session id it is
+    asked to load (a `$set` of the bare context into `chats/session-<time>-<id8>.jsonl`) before reading it, so it
+    finds nothing to resume. A copy under another file name keeps the conversation: Gemini lists every
+    `session-*.jsonl`, skips the emptied one, loads the copy and records the continued session into it."""
+    short = session_id[:8]
+    for chats in gemini_dir.glob("tmp/*/chats"):
+        for path in sorted(chats.glob(f"session-*-{short}.jsonl")):
+            copy = path.with_name(f"{path.stem[: -len(short)]}r{uuid.uuid4().hex[:7]}.jsonl")
+            shutil.copyfile(path, copy)
