@@ -25,6 +25,8 @@ class StderrSummary(_Data):
 
 class SessionStartedData(_Data):
     metadata: dict[str, Any] | None = None
+    resumed: bool | None = None  # sessions/resume of a session from the store: it continues here
+    restored: bool | None = None  # ... with the agent's native state put back (true) or primed by a replay (false)
     forked_from: str | None = None  # sessions/fork: the source session and the turn boundary it was cut at
     at_sequence: int | None = None
 
