@@ -9,10 +9,12 @@ import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 import orjson
+
+if TYPE_CHECKING:
+    import httpx  # imported when a server starts: it costs ~100 ms, paid by no daemon without OpenCode sessions
 
 from ...rpc.errors import AppError
 from ...rpc.framing import Line, OversizedLine
@@ -77,6 +79,8 @@ class OpenCodeServer:
                 "opencode serve did not start" + (f": {summary.tail or summary.head}" if summary else ""),
             )
         self.url = self._listening.result()
+        import httpx
+
         self.http = httpx.AsyncClient(base_url=self.url, auth=("opencode", self.password), timeout=httpx.Timeout(60.0))
         self._events = asyncio.ensure_future(self._read_events())
         try:
@@ -98,6 +102,8 @@ class OpenCodeServer:
             self.on_exit(self)
 
     async def _read_events(self) -> None:
+        import httpx
+
         """`GET /global/event`: every directory's events; each frame is routed to its session."""
         assert self.http is not None
         while self.alive:
@@ -125,6 +131,8 @@ class OpenCodeServer:
                 await asyncio.sleep(0.2)
 
     async def call(self, method: str, path: str, directory: str, body: Any = None) -> Any:
+        import httpx
+
         if self.http is None or not self.alive:
             raise AppError(ErrorKind.AGENT_ERROR, "opencode serve is not running")
         try:
