@@ -253,3 +253,48 @@ async def test_a_failed_install_is_timed_and_counted(tmp_path: Path, monkeypatch
     key = ("sandbox_agent_install_duration_seconds_count", (("agent", "amp"), ("outcome", "error")))
     assert samples[key] == count + 1
     assert samples[("sandbox_agent_install_duration_seconds_sum", key[1])] > 0
+
+
+def _socket_peers(pid: int) -> list[str]:
+    """Remote addresses of the process's TCP sockets (from /proc: no tools needed)."""
+    import os as _os
+
+    inodes = set()
+    for fd in _os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = _os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    peers = []
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                peers.append(fields[2])  # rem_address, hex ip:port
+    return peers
+
+
+def _loopback_or_unset(hex_addr: str) -> bool:
+    ip = hex_addr.split(":")[0]
+    if len(ip) == 8:  # IPv4, bytes little-endian: 0100007F is 127.0.0.1
+        return ip == "00000000" or int(ip[6:8], 16) == 127
+    if ip in ("0" * 32, "00000000000000000000000001000000"):  # :: and ::1
+        return True
+    return ip.startswith("0000000000000000FFFF0000") and int(ip[30:32], 16) == 127  # ::ffff:127.x.x.x
+
+
+def test_the_daemon_never_phones_home(server: ServerProcess) -> None:
+    """After start-up and a workload (sessions, turns, a scrape, status), every TCP socket of the daemon is a
+    listener or a loopback connection: nothing reaches out."""
+    ok(server.rpc("sessions/create", {"agent": "mock", "session_id": "quiet"}))
+    for message in ("hello", "tool x", "error y"):
+        ok(server.rpc("sessions/prompt", {"session_id": "quiet", "message": message, "timeout": 30}))
+    scrape(server)
+    ok(server.rpc("ops/status"))
+    time.sleep(1.0)
+    assert server.proc is not None
+    peers = _socket_peers(server.proc.pid)
+    assert peers, "the daemon's own listening socket is visible"
+    assert all(_loopback_or_unset(p) for p in peers), peers
