@@ -422,6 +422,11 @@ def test_usage_counts_sessions_only_the_store_holds(server_factory: Any, tmp_pat
     recent = second.rpc("sessions/usage", {"since": cut.isoformat()})["result"]
     assert [s["session_id"] for s in recent["sessions"] if s["usage"]["turns"]] == ["new"]
     assert second.rpc("sessions/usage", {"session_id": "nowhere"})["error"]["data"]["kind"] == "session_not_found"
+    # imported on a miss, the old session carries its usage, and the totals do not count it twice
+    imported = second.rpc("sessions/get", {"session_id": "old"})["result"]
+    assert (imported["usage"]["turns"], imported["usage"]["input_tokens"]) == (2, 23)
+    again = second.rpc("sessions/usage", {})["result"]
+    assert again["total"] == result["total"] and len(again["sessions"]) == 2
     # the store's outbox in /v1/metrics and ops/status
     import httpx
 

@@ -62,10 +62,16 @@ class UsageLedger:
                     if isinstance(raw, dict):
                         backfilled.append((_rfc3339(event["time"]), Usage.model_validate(raw)))
         if backfilled:
-            # restored turns come before any the hook added since the daemon started
-            self.turns[:0] = backfilled
+            if self.hooked:  # restored turns come before any the hook added since the daemon started
+                self.turns[:0] = backfilled
+            else:
+                self.turns += backfilled
             for _, u in backfilled:
                 self.totals.add(u)
+
+    def backfill_to(self, seq: int) -> None:
+        """Events up to `seq` were put into the log without passing the hook (a session imported from the store)."""
+        self._upto = max(self._upto, seq)
 
     def read(self, log: Any) -> UsageLedger:
         if self._scanned < (self._upto if self.hooked else log.visible_seq):

@@ -107,6 +107,7 @@ class SessionManager:
             session.log.append(seq, type_, body)
             if type_ in ("turn.started", "turn.ended"):
                 open_turn = orjson.loads(body)["data"]["turn_id"] if type_ == "turn.started" else None
+        session.usage.backfill_to(session.log.last_seq)  # its imported turns count in its usage too
         session.persist()
         self.sessions[record.session_id] = session
         self._enable_auto_resume(session)
