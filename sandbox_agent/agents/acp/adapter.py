@@ -252,8 +252,9 @@ class AcpSession(AgentSession):
         # streams it after answering the load), and UI-only updates are dropped by the translator anyway.
         if self.loading or session_id != self.native_id or self.translator.turn_id is None:
             return
+        raw = update.model_dump(mode="json", by_alias=True) if self.config.include_raw else None
         for e in self.translator.update(update):
-            self.sink.emit(e.type, e.data, synthetic=e.synthetic, raw=update.model_dump(mode="json", by_alias=True))
+            self.sink.emit(e.type, e.data, synthetic=e.synthetic, raw=raw)
 
     async def ask_permission(
         self, tool_call: S.ToolCallUpdate, options: list[S.PermissionOption]
