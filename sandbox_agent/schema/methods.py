@@ -125,7 +125,10 @@ class SessionInfo(_Result):
     pending_permissions: list[PendingPermission] = Field(default_factory=list)
     pending_questions: list[QuestionData] = Field(default_factory=list)
     ended: SessionEndedData | None = None
-    usage: UsageTotals = Field(default_factory=UsageTotals, description="token and cost totals of its turns")
+    usage: UsageTotals | None = Field(
+        default=None,
+        description="token and cost totals of its turns; null for a session only the store holds (see sessions/usage)",
+    )
 
 
 class SessionIdParams(_Params):
