@@ -214,3 +214,64 @@ def test_malformed_acp_gets_json_rpc_errors_and_the_server_keeps_serving() -> No
     assert by_id[10]["error"]["code"] == -32602 and "unknown session" in json.dumps(by_id[10]["error"])
     assert by_id[8]["result"]["protocolVersion"] == 1
     assert proc.returncode == 0
+
+
+async def test_two_acp_clients_share_the_state_dirs_daemon(acp_client: Path, tmp_path: Path) -> None:
+    """The default mode attaches to the state dir's shared daemon: a second ACP client loads the first one's
+    session while that daemon lives on."""
+    state = tmp_path / "state"
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        first = {
+            "command": acp_command("--state-dir", str(state)),
+            "steps": [{"op": "initialize"}, {"op": "new", "cwd": str(work)}, {"op": "prompt", "text": "tool shared"}],
+        }
+        report = await run_plan(acp_client, first)
+        session_id = report["sessionId"]
+        assert report["steps"][2]["result"]["stopReason"] == "end_turn"
+        second = {
+            "command": acp_command("--state-dir", str(state)),
+            "sessionId": session_id,
+            "steps": [{"op": "initialize"}, {"op": "load", "cwd": str(work)}, {"op": "prompt", "text": "history"}],
+        }
+        report = await run_plan(acp_client, second)
+        _, load, history = report["steps"]
+        assert texts(load["updates"], "user_message_chunk") == "tool shared"
+        assert "tool shared" in texts(history["updates"])  # the same live agent, no resume needed
+    finally:
+        stop = await asyncio.create_subprocess_exec(*SANDBOX_AGENT, "daemon", "stop", "--state-dir", str(state))
+        await asyncio.wait_for(stop.wait(), 30)
+
+
+@pytest.fixture(scope="module")
+def gemini_installed() -> None:
+    asyncio.run(Installer().install("gemini"))
+
+
+@pytest.mark.real_agent
+async def test_gemini_behind_acp_both_ways(acp_client: Path, tmp_path: Path, gemini_installed: None) -> None:
+    """An ACP client drives Gemini CLI, an ACP agent, through the daemon: ACP in, universal events, ACP out."""
+    target = tmp_path / "note.txt"
+    write = {"tool": "write_file", "input": {"file_path": str(target), "content": "both ways\n"}}
+    async with FakeLLM([write, {"thinking": "Checking.", "text": "Wrote the note."}]) as fake:
+        env = {"GOOGLE_GEMINI_BASE_URL": fake.url, "GEMINI_API_KEY": "fake-gemini-key"}
+        meta = {"sandboxAgent": {"agent": "gemini", "env": env, "permissionMode": "default"}}
+        plan = {
+            "command": acp_command("--ephemeral"),
+            "permission": "once",
+            "steps": [
+                {"op": "initialize"},
+                {"op": "new", "cwd": str(tmp_path), "meta": meta},
+                {"op": "prompt", "text": "write the note"},
+            ],
+        }
+        report = await run_plan(acp_client, plan, timeout=180)
+    prompt = report["steps"][2]
+    assert prompt["result"]["stopReason"] == "end_turn", prompt
+    assert target.read_text() == "both ways\n"
+    assert len(report["permissions"]) == 1
+    assert texts(prompt["updates"]) == "Wrote the note."
+    assert "Checking." in texts(prompt["updates"], "agent_thought_chunk")
+    edits = [u for u in prompt["updates"] if u["sessionUpdate"] in ("tool_call", "tool_call_update")]
+    assert edits and edits[-1]["status"] == "completed" and "both ways" in json.dumps(edits[-1])
