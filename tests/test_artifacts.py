@@ -49,17 +49,20 @@ NO_PYTHON = "arch: x86_64\npython3: sh: 1: python3: not found\nldd: ldd (Debian 
 UBUNTU2004 = "arch: x86_64\npython3: Python 3.8.10\nldd: ldd (Ubuntu GLIBC 2.31-0ubuntu9.16) 2.31 Copyright\n"
 ALPINE = "arch: x86_64\npython3: Python 3.12.8\nldd: musl libc (x86_64) Version 1.2.5 \ngetconf: \n"
 ARM = "arch: aarch64\npython3: Python 3.12.3\nldd: ldd (Ubuntu GLIBC 2.39-0ubuntu8) 2.39\n"
+RHEL9 = "arch: x86_64\npython3: Python 3.11.9\nldd: ldd (GNU libc) 2.34 Copyright (C) 2021\n"
 NO_LDD = "arch: x86_64\npython3: Python 3.12.3\nldd: sh: ldd: not found \ngetconf: glibc 2.39\n"
 
 
 def test_fit_rules() -> None:
-    assert choose(parse_probe(DEBIAN12)).kind == "zipapp"
-    assert choose(parse_probe(DEBIAN13)).kind == "zipapp"
+    # auto: the standalone where glibc >= 2.35 (it starts faster), else the zipapp on python3 3.11-3.13
+    assert choose(parse_probe(DEBIAN12)).kind == "standalone"
     assert choose(parse_probe(NO_PYTHON)).kind == "standalone"
-    assert choose(parse_probe(NO_LDD)).kind == "zipapp"
-    assert choose(parse_probe(DEBIAN12), "standalone").kind == "standalone"
-    assert parse_probe(NO_LDD).glibc == (2, 39)
-    with pytest.raises(NoArtifactFits, match=r"python3 3.11/3.12/3.13; the sandbox's is Python 3.8.10.*glibc >= 2.35"):
+    assert choose(parse_probe(NO_LDD)).kind == "standalone" and parse_probe(NO_LDD).glibc == (2, 39)
+    assert choose(parse_probe(RHEL9)).kind == "zipapp"
+    assert choose(parse_probe(DEBIAN12), "zipapp").kind == "zipapp"
+    assert choose(parse_probe(DEBIAN13), "zipapp").reason == "zipapp for x86_64, python3 3.13, glibc 2.41"
+    assert choose(parse_probe(DEBIAN13), available=("zipapp",)).kind == "zipapp"
+    with pytest.raises(NoArtifactFits, match=r"glibc >= 2.35; the sandbox has glibc 2.31; the zipapp needs python3"):
         choose(parse_probe(UBUNTU2004))
     with pytest.raises(NoArtifactFits, match="musl"):
         choose(parse_probe(ALPINE))
@@ -117,6 +120,9 @@ class Engine:
 
 
 IMAGES = {"debian12": "zipapp", "debian13": "zipapp", "debian13-nopython": "standalone"}
+# On the Python images the zipapp is asked for (auto would take the faster standalone there: glibc >= 2.35);
+# on the image without Python, auto must find the standalone itself.
+ASK = {"debian12": "zipapp", "debian13": "zipapp", "debian13-nopython": "auto"}
 
 
 @pytest.fixture(scope="module")
@@ -213,6 +219,7 @@ async def test_docker_recipe_uploads_what_fits_and_runs_turns(
         artifacts=artifacts,
         docker_url=engine.url,
         volumes={claude_agents: {"bind": "/root/.local/share/sandbox-agent/agents/claude", "mode": "ro"}},
+        kind=ASK[image],
     )
     container = launched.sandbox
     try:
@@ -242,9 +249,10 @@ async def test_docker_recipe_uploads_what_fits_and_runs_turns(
             assert len(fake.main_requests()) == 2
         assert _sh(container, "cat /tmp/work/hello.txt") == (0, "hi\n"), "claude wrote the file inside the container"
 
-        # the install script, given both artifacts, picks the same one and puts it on PATH
-        uploads = {"sa/install-sandbox-agent": ROOT / "scripts" / "install-sandbox-agent"}
-        uploads |= {f"sa/{p.name}": p for p in (artifacts.zipapp, artifacts.standalone) if p}
+        # the install script puts the same kind on PATH: given both where auto chose, only the zipapp where asked
+        given = [artifacts.zipapp] if ASK[image] == "zipapp" else [artifacts.zipapp, artifacts.standalone]
+        uploads: dict[str, Path | str] = {"sa/install-sandbox-agent": ROOT / "scripts" / "install-sandbox-agent"}
+        uploads |= {f"sa/{p.name}": p for p in given if p}
         container.put_archive("/tmp", _tar(uploads))
         code, out = _sh(container, "sh /tmp/sa/install-sandbox-agent /tmp/sa && sandbox-agent --version")
         assert code == 0 and f"installed the {IMAGES[image]}" in out and "sandbox-agent " in out, out
