@@ -47,7 +47,7 @@ def _state_dir(args: argparse.Namespace) -> Path:
 def _daemon(args: argparse.Namespace) -> Any:
     from .server.daemon import Daemon
 
-    return Daemon(
+    daemon = Daemon(
         state_dir=_state_dir(args),
         ephemeral=args.ephemeral,
         hitl_timeout_s=getattr(args, "hitl_timeout", None),
@@ -55,6 +55,8 @@ def _daemon(args: argparse.Namespace) -> Any:
         process_limits=_process_limits(args),
         store_url=getattr(args, "store", None) or None,
     )
+    daemon.cors_allow_origins = getattr(args, "cors_allow_origin", None) or []  # read by server/app.build_app
+    return daemon
 
 
 def _process_limits(args: argparse.Namespace) -> Any:
@@ -147,6 +149,8 @@ def _http_run_args(args: argparse.Namespace) -> list[str]:
             out += ["--token", args.token]
         if args.no_token:
             out.append("--no-token")
+        for origin in args.cors_allow_origin or []:
+            out += ["--cors-allow-origin", origin]
     return out
 
 
@@ -532,6 +536,15 @@ def _daemon_flags(p: argparse.ArgumentParser, attach: bool = False) -> None:
         )
 
 
+def _cors_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cors-allow-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="let a page from ORIGIN (e.g. an Inspector hosted elsewhere) call the HTTP API; repeatable",
+    )
+
+
 def _endpoint_flags(p: argparse.ArgumentParser, required: bool) -> None:
     default = os.environ.get("SANDBOX_AGENT_ENDPOINT") or (DEFAULT_ENDPOINT if required else None)
     p.add_argument("--endpoint", default=default, help="a running server (default %(default)s)")
@@ -548,6 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     p.add_argument("--token", help="require this bearer token (or SANDBOX_AGENT_TOKEN)")
     p.add_argument("--no-token", action="store_true", help="run without a token, on purpose")
+    _cors_flag(p)
     _daemon_flags(p)
     p.set_defaults(fn=cmd_server)
 
@@ -565,6 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="also serve HTTP/WebSocket (0 picks a free port)")
     p.add_argument("--token", help="require this bearer token on HTTP (or SANDBOX_AGENT_TOKEN)")
     p.add_argument("--no-token", action="store_true", help="serve HTTP without a token, on purpose")
+    _cors_flag(p)
     p.add_argument("--idle-exit", type=float, default=None, metavar="S", help="exit after S idle seconds")
     p.add_argument("--log-max-bytes", type=int, default=None, help="rotate daemon.log at this size (5 MiB)")
     p.add_argument("--foreground-log", action="store_true", help="run: log to stderr instead of daemon.log")
@@ -589,7 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
     _endpoint_flags(p, required=True)
     p.set_defaults(fn=cmd_api)
 
-    p = sub.add_parser("install-agent", help="install claude, codex, opencode or amp from npm (pinned versions)")
+    p = sub.add_parser("install-agent", help="install an agent from npm (pinned versions)")
     p.add_argument("agent", nargs="?")
     p.add_argument("--all", action="store_true", help="install every agent")
     p.add_argument("--version", help="a version other than the pinned, tested one")
