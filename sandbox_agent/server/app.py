@@ -1,4 +1,4 @@
-"""The HTTP face of the daemon (Starlette): WebSocket and POST JSON-RPC, health, and SSE of one session."""
+"""The HTTP face of the daemon (Starlette): WebSocket and POST JSON-RPC, health, SSE of one session, the Inspector."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
@@ -20,6 +21,7 @@ from ..rpc.dispatcher import encode_error
 from ..rpc.errors import AppError, RpcError
 from ..schema.errors import ErrorKind
 from ..sessions.subscription import Subscription
+from ..ui import ui_routes
 from .api import api
 from .auth import SUBPROTOCOL, TokenAuth
 from .client_context import ClientContext
@@ -53,6 +55,7 @@ def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None 
                 "version": __version__,
                 "sessions": len(daemon.sessions.sessions) if started else 0,
                 "journal": daemon.journal_status(),
+                "auth": "bearer" if token else "none",  # lets the Inspector ask for a token before any 401
                 **_store_health(daemon),
             }
         )
@@ -134,6 +137,7 @@ def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None 
         Route("/v1/sessions/{session_id}/events/sse", events_sse, methods=["GET"]),
         Route("/mcp", mcp_app),
         *host_routes(daemon),
+        *ui_routes(),
         *(extra_routes or []),
     ]
 
@@ -146,7 +150,17 @@ def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None 
             await mcp_app.aclose()
             await daemon.stop()
 
-    return TokenAuth(Starlette(routes=routes, lifespan=lifespan), token)
+    app: Any = TokenAuth(Starlette(routes=routes, lifespan=lifespan), token)
+    origins = list(getattr(daemon, "cors_allow_origins", None) or [])
+    if origins:  # outside the auth: a browser's preflight never carries the token
+        app = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "OPTIONS"],
+            allow_headers=["authorization", "content-type", "last-event-id"],
+            max_age=600,
+        )
+    return app
 
 
 async def _sse_stream(session: Any, offset: int) -> AsyncIterator[bytes]:

@@ -1,4 +1,4 @@
-"""Bearer-token auth for HTTP and WebSocket; only /v1/health is open.
+"""Bearer-token auth for HTTP and WebSocket; only /v1/health and the Inspector's static files (/ui/) are open.
 
 Browsers cannot set headers on a WebSocket, so the token may also travel as a subprotocol
 `sandbox-agent.bearer.<base64url(token)>`: it stays out of URLs and access logs, and the server never echoes it.
@@ -13,6 +13,7 @@ import hmac
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..schema.wire import SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, token_subprotocol
+from ..ui import is_static_path
 
 OPEN_PATHS = frozenset({"/v1/health"})
 __all__ = ["SUBPROTOCOL", "TokenAuth", "token_subprotocol"]
@@ -49,6 +50,8 @@ class TokenAuth:
     def allowed(self, scope: Scope) -> bool:
         if self._token is None or scope.get("path") in OPEN_PATHS:
             return True
+        if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD") and is_static_path(scope["path"]):
+            return True  # the Inspector's static files: the page asks for the token, the API still needs it
         given = presented_token(scope)
         return given is not None and hmac.compare_digest(given.encode(), self._token)
 
