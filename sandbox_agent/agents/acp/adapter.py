@@ -12,7 +12,6 @@ import asyncio
 import base64
 import contextlib
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from ..base import AgentSession, EventSink, SessionConfig
 from ..lines import report_exit
 from ..process import AgentProcess
 from .client import AcpClient
+from .launch import AcpLaunch
 from .translator import AcpTranslator
 from .transport import ProcessTransport
 from .workspace import Terminals, Workspace
@@ -44,20 +44,6 @@ REPLY_KINDS: dict[str, tuple[str, ...]] = {
     "always": ("allow_always", "allow_once"),
     "reject": ("reject_once", "reject_always"),
 }
-
-
-@dataclass
-class AcpLaunch:
-    """How to start one ACP agent: argv, environment, and what to do right after `initialize`."""
-
-    argv: list[str]
-    env: dict[str, str]
-    auth_method: str | None = None  # an `authenticate` method id to call after `initialize`
-    mode: str | None = None  # an ACP session mode id to select after `session/new` / `session/load`
-    name: str = "agent"
-    tool_kinds: dict[str, str] | None = None  # tool title -> ACP kind, for agents that send every tool as `other`
-    client_fs: bool = True  # offer fs/read_text_file and fs/write_text_file
-    client_terminal: bool = True  # offer terminal/*
 
 
 def mcp_servers(configs: list[McpServerConfig]) -> list[Any]:

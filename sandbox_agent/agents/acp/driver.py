@@ -17,7 +17,7 @@ from ...schema.errors import ErrorKind
 from ..base import AgentDriver, AgentSession, EventSink, ProgressCallback, SessionConfig
 from ..env import child_env
 from ..npm_agent import NpmAgentDriver
-from .adapter import AcpLaunch, AcpSession
+from .launch import AcpLaunch
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ class NpmAcpDriver(NpmAgentDriver):
         if installed is None:
             hint = f"run `sandbox-agent install-agent {self.id}`"
             raise AppError(ErrorKind.AGENT_NOT_INSTALLED, f"{self.id} is not installed: {hint}")
+        from .adapter import AcpSession  # the acp library loads with the first ACP session
+
         return AcpSession(config, sink, self.launch(installed.command, config))
 
     @abstractmethod
@@ -80,6 +82,8 @@ class CommandAcpDriver(AgentDriver):
 
     def open_session(self, config: SessionConfig, sink: EventSink) -> AgentSession:
         env = child_env({**self.env, **config.env})
+        from .adapter import AcpSession
+
         return AcpSession(config, sink, AcpLaunch(list(self.command), env, name=self.id))
 
 

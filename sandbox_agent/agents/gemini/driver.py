@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ...install.installer import Installer
 from ...schema.agents import AgentCapabilities
-from ..acp.adapter import AcpLaunch
 from ..acp.driver import NpmAcpDriver
+from ..acp.launch import AcpLaunch
 from ..base import SessionConfig
 from ..env import child_env
 from ..launch_env import _home
