@@ -51,11 +51,30 @@ def parts_for(reply: Reply, body: dict[str, Any], queue: ScriptQueue) -> list[di
     return parts or [{"text": ""}]
 
 
+def _lower_types(schema: Any) -> Any:
+    """Gemini writes JSON-schema types in upper case (OBJECT, INTEGER)."""
+    if isinstance(schema, dict):
+        return {k: (v.lower() if k == "type" and isinstance(v, str) else _lower_types(v)) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_lower_types(v) for v in schema]
+    return schema
+
+
+def _ones(value: Any) -> Any:
+    """Numbers as 1, not 0: the CLI's model router wants a complexity score of 1-100 (1 = simple)."""
+    if isinstance(value, dict):
+        return {k: _ones(v) for k, v in value.items()}
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+        return 1
+    return value
+
+
 def side_parts(body: dict[str, Any]) -> list[dict[str, Any]]:
     config = body.get("generationConfig") or {}
-    schema = config.get("responseJsonSchema") or config.get("responseSchema")
+    schema = _lower_types(config.get("responseJsonSchema") or config.get("responseSchema"))
     if schema is not None or config.get("responseMimeType") == "application/json":
-        return [{"text": orjson.dumps(stub_from_schema(schema or {"type": "object"})).decode()}]
+        stub = _ones(stub_from_schema(schema or {"type": "object"}))
+        return [{"text": orjson.dumps(stub).decode()}]
     return [{"text": "ok"}]
 
 
