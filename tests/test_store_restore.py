@@ -37,8 +37,9 @@ def _snapshot_count(url: str) -> int:
 
 
 async def _started(client: SandboxAgent, after: int) -> dict:
-    events = await all_events(client, "ses_moved")
-    return next(e for e in events[after:] if e["type"] == "session.started")
+    from tests.test_store_agents import first_after
+
+    return await first_after(client, "ses_moved", after, "session.started")
 
 
 async def test_native_restore_from_a_snapshot(server_factory, tmp_path, store_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811

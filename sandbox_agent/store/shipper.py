@@ -259,11 +259,12 @@ class Shipper:
             t = _parse_time(e.time)
             if t is not None:
                 self.lag_samples.append(shipped_at - t)
-        self.outbox.watermark = rows[-1][0]
-        self._save_watermark(now)
+        # snapshots before the watermark moves: a lag of 0 then means the turn's native state is stored too
         ends = {e.session_id: e.sequence for e in events if e.type in ("turn.ended", "session.ended")}
         for sid, seq in ends.items():
             self._snapshot(sid, seq)
+        self.outbox.watermark = rows[-1][0]
+        self._save_watermark(now)
         return True
 
     def _snapshot(self, session_id: str, sequence: int) -> None:

@@ -26,7 +26,7 @@ FROM unnest(%s::text[], %s::text[], %s::text[], %s::bool[], %s::text[]) AS u(s, 
 ON CONFLICT (session_id) DO UPDATE SET
   daemon_id = excluded.daemon_id, agent = excluded.agent, ended = excluded.ended,
   record = excluded.record, updated_at = now()
-WHERE sessions.record IS DISTINCT FROM excluded.record
+WHERE sessions.record IS DISTINCT FROM excluded.record OR sessions.daemon_id IS DISTINCT FROM excluded.daemon_id
 """
 
 
