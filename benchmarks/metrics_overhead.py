@@ -6,11 +6,12 @@
    figure is the per-turn hooks divided by 9 (plus the per-commit and per-batch hooks, which cover many events).
 2. A scrape of `/v1/metrics` rendered for 100 sessions.
 3. Throughput and daemon CPU per prompt of a real `sandbox-agent server`: 20 concurrent mock sessions streaming
-   every event to their clients, `SANDBOX_AGENT_METRICS=on` (scraped every second) and `off`, alternating
+   every event to their clients, `SANDBOX_AGENT_METRICS=on` (scraped every --scrape-every seconds; with a
+   value above --seconds no scrape falls in the window, which measures the hooks alone) and `off`, alternating
    on/off/on/off..., medians of --runs each; and paired runs, an on and an off server loaded in the same
    seconds, so a busy machine's noise hits both alike (CPU per prompt is the steadier figure there).
 
-    python benchmarks/metrics_overhead.py [--seconds 5] [--runs 3]
+    python benchmarks/metrics_overhead.py [--seconds 5] [--runs 3] [--scrape-every 1]
 """
 
 from __future__ import annotations
@@ -124,8 +125,9 @@ def cpu_seconds(pid: int) -> float:
 class Workload:
     """One server (metrics on or off) with `sessions` mock sessions, each streamed to its own WebSocket client."""
 
-    def __init__(self, metrics: bool, sessions: int) -> None:
+    def __init__(self, metrics: bool, sessions: int, scrape_every: float = 1.0) -> None:
         self.metrics = metrics
+        self.scrape_every = scrape_every
         self.sessions = sessions
         self.state = tempfile.TemporaryDirectory()
         self.server = Server(self.state.name)
@@ -153,14 +155,13 @@ class Workload:
     async def _scrape(self, stop: asyncio.Event) -> None:
         url = f"http://127.0.0.1:{self.server.port}/v1/metrics"
         while not stop.is_set():
-            await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())
             try:
-                await asyncio.wait_for(stop.wait(), 1.0)
+                await asyncio.wait_for(stop.wait(), self.scrape_every)
             except TimeoutError:
-                pass
+                await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read())
 
     async def measure(self, seconds: float) -> tuple[float, float]:
-        """(prompts/s, daemon CPU microseconds per prompt); metrics on = scraped every second meanwhile."""
+        """(prompts/s, daemon CPU microseconds per prompt); metrics on = scraped every `scrape_every` s meanwhile."""
         stop = asyncio.Event()
         scraper = asyncio.ensure_future(self._scrape(stop)) if self.metrics else None
         assert self.server.proc is not None
@@ -182,21 +183,21 @@ class Workload:
         self.state.cleanup()
 
 
-async def alone(seconds: float, metrics: bool) -> tuple[float, float]:
-    async with Workload(metrics, 20) as w:
+async def alone(seconds: float, metrics: bool, scrape_every: float) -> tuple[float, float]:
+    async with Workload(metrics, 20, scrape_every) as w:
         return await w.measure(seconds)
 
 
-async def paired(seconds: float) -> tuple[tuple[float, float], tuple[float, float]]:
+async def paired(seconds: float, scrape_every: float) -> tuple[tuple[float, float], tuple[float, float]]:
     """An on and an off server under load in the same seconds, 10 sessions each: the machine's noise hits both."""
-    async with Workload(True, 10) as on, Workload(False, 10) as off:
+    async with Workload(True, 10, scrape_every) as on, Workload(False, 10) as off:
         a, b = await asyncio.gather(on.measure(seconds), off.measure(seconds))
         return a, b
 
 
 def report(title: str, on: list[tuple[float, float]], off: list[tuple[float, float]]) -> None:
     print(title)
-    for label, runs in (("metrics on (scraped every 1 s)", on), ("metrics off", off)):
+    for label, runs in (("metrics on", on), ("metrics off", off)):
         rate, cpu = statistics.median(r for r, _ in runs), statistics.median(c for _, c in runs)
         print(f"  {label:31s} {rate:8.0f} prompts/s  {cpu:6.0f} us daemon CPU per prompt")
     rate_ratio = statistics.median(r for r, _ in on) / statistics.median(r for r, _ in off)
@@ -209,6 +210,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument(
+        "--scrape-every", type=float, default=1.0, help="seconds between scrapes (Prometheus: 15-60)"
+    )
     args = ap.parse_args()
 
     h = hooks()
@@ -234,14 +238,15 @@ def main() -> None:
     with runner:
         for i in range(args.runs):
             for metrics, into in ((True, on), (False, off)):
-                into.append(runner.run(alone(args.seconds, metrics)))
+                into.append(runner.run(alone(args.seconds, metrics, args.scrape_every)))
                 rate, cpu = into[-1]
                 label = "on " if metrics else "off"
                 print(f"run {i + 1} metrics {label}: {rate:.0f} prompts/s, {cpu:.0f} us CPU/prompt", file=sys.stderr)
-            a, b = runner.run(paired(args.seconds))
+            a, b = runner.run(paired(args.seconds, args.scrape_every))
             pair_on.append(a)
             pair_off.append(b)
             print(f"run {i + 1} paired: on {a[0]:.0f}/s {a[1]:.0f} us, off {b[0]:.0f}/s {b[1]:.0f} us", file=sys.stderr)
+    print(f"metrics on = scraped every {args.scrape_every:g} s during the measured {args.seconds:g} s")
     report(
         f"20 concurrent mock sessions streaming every event, {args.seconds:.0f}s runs alternating on/off, "
         f"median of {args.runs} each",
