@@ -171,13 +171,17 @@ def _status_and_length(head: bytes) -> tuple[int, int]:
 
 
 def cold_start(cmd: list[str], env: dict[str, str], cwd: Path | None, log: Path, port: int, request: bytes,
-               timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], float]:
-    """Spawn, then try `request` every 2 ms on a fresh connection until it answers 200: (process, seconds)."""
+               timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], float, float]:
+    """Spawn, then try `request` every 2 ms on a fresh connection until it answers 200.
+
+    Returns (process, seconds to the answer, seconds to the first accepted connection)."""
     t0 = time.perf_counter()
     proc = spawn(cmd, env, cwd, log)
+    accepted = 0.0
     while time.perf_counter() - t0 < timeout:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                accepted = accepted or time.perf_counter() - t0
                 s.sendall(request)
                 data = b""
                 while b"\r\n\r\n" not in data:
@@ -193,7 +197,7 @@ def cold_start(cmd: list[str], env: dict[str, str], cwd: Path | None, log: Path,
                         raise ConnectionError
                     rest += chunk
                 if status == 200:
-                    return proc, time.perf_counter() - t0
+                    return proc, time.perf_counter() - t0, accepted
         except OSError:
             pass
         if proc.poll() is not None:
