@@ -98,3 +98,48 @@ async def test_unknown_session_is_still_not_found(server_factory, tmp_path, stor
     srv = server_factory(state_dir=tmp_path / "state", extra=["--store", store_url])
     reply = srv.rpc("sessions/get", {"session_id": "ses_nowhere"})
     assert reply["error"]["data"]["kind"] == "session_not_found"
+
+
+async def test_subscribe_imports_and_the_store_restarting_is_survived(server_factory, tmp_path, pg, store_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    import contextlib
+
+    before = await _two_turns_then_lose_the_sandbox(server_factory, tmp_path, store_url)
+    srv_b = server_factory(state_dir=tmp_path / "state_b", extra=["--store", store_url])
+    client = await SandboxAgent.connect(srv_b.url, srv_b.token, reconnect=False)
+    assert {s.session_id for s in await client.list_sessions()} == {"ses_moved"}
+    pg.stop()  # the daemon's store connection breaks under it
+    pg.start()
+    seen = []
+    async with contextlib.aclosing(client.session("ses_moved").events()) as events:
+        async for e in events:  # sessions/subscribe of a session only the store has
+            seen.append(e.model_dump(mode="json", exclude_none=True, by_alias=True))
+    assert seen[: len(before)] == before and seen[-1]["type"] == "session.ended"
+    await client.close()
+
+
+def test_replay_keeps_the_newest_turns_whole_within_its_caps() -> None:
+    from sandbox_agent.schema.store import ReplayCaps
+    from sandbox_agent.store.replay import build_replay
+
+    def turn(n: int, seq: int) -> list[dict]:
+        item = {"item_id": f"u{n}", "kind": "message", "role": "user", "status": "completed",
+                "content": [{"type": "text", "text": f"question {n} " + "x" * 900}]}
+        cmd = {"item_id": f"c{n}", "kind": "command", "status": "completed",
+               "content": [{"type": "command", "command": f"make {n}", "exit_code": n % 2, "output": "o" * 5000}]}
+        return [
+            {"type": "turn.started", "sequence": seq, "data": {"turn_id": f"t{n}"}},
+            {"type": "item.completed", "sequence": seq + 1, "data": {"item": item}},
+            {"type": "item.completed", "sequence": seq + 2, "data": {"item": cmd}},
+            {"type": "turn.ended", "sequence": seq + 3, "data": {"turn_id": f"t{n}", "stop_reason": "end_turn"}},
+        ]
+
+    events = [e for n in range(1, 41) for e in turn(n, n * 4)]
+    text = build_replay(events, ReplayCaps(max_chars=20_000, detail_chars=300))
+    assert len(text) <= 20_000
+    assert "question 40" in text and "question 1 " not in text, "the newest turns are kept, the oldest left out"
+    assert "earlier turn(s) left out" in text and "$ make 39  (exit 1)" in text and "more characters]" in text
+    newest = text[text.index('<turn n="40">'):]
+    assert "question 40 " + "x" * 900 in newest, "a kept turn is whole (its user message uncut)"
+    only_two = build_replay(events, ReplayCaps(max_turns=2))
+    assert only_two.count("<turn ") == 2 and "38 earlier turn(s) left out" in only_two
+    assert build_replay([]) == ""

@@ -95,14 +95,27 @@ class Store:
         return self._conn
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        import psycopg
+
         with self._lock:
-            conn = self._connection()
-            version = current_version(conn)
-            if version == 0:
-                raise StoreError("this database holds no sandbox-agent store yet (no schema_version table)")
-            if version > LATEST:
-                raise StoreError(f"the store's schema is version {version}, newer than this sandbox-agent ({LATEST})")
-            return conn.execute(sql, params).fetchall()
+            for attempt in (1, 2):  # a connection the server dropped (a restart) is replaced once
+                conn = self._connection()
+                try:
+                    version = current_version(conn)
+                    if version == 0:
+                        raise StoreError("this database holds no sandbox-agent store yet (no schema_version table)")
+                    if version > LATEST:
+                        raise StoreError(
+                            f"the store's schema is version {version}, newer than this sandbox-agent ({LATEST})"
+                        )
+                    return conn.execute(sql, params).fetchall()
+                except psycopg.OperationalError as exc:
+                    conn.close()
+                    if attempt == 2:
+                        from .shipper import scrub
+
+                        raise StoreError(scrub(f"the store failed: {exc}".strip(), self.url)) from None
+            raise AssertionError("unreachable")
 
     # reading
 
@@ -172,16 +185,22 @@ class Store:
             )
             for e in events
         ]
+        import psycopg
+
         with self._lock:
             conn = self._connection()
-            if not self._migrated:
-                migrate(conn)
-                prepare(conn)
-                self._migrated = True
-            with conn.transaction(), conn.cursor() as cur:
-                if session is not None:
-                    upsert_sessions(cur, daemon_id, [SessionRow.from_record(session)])
-                return insert_events(cur, daemon_id, rows)
+            try:
+                if not self._migrated:
+                    migrate(conn)
+                    prepare(conn)
+                    self._migrated = True
+                with conn.transaction(), conn.cursor() as cur:
+                    if session is not None:
+                        upsert_sessions(cur, daemon_id, [SessionRow.from_record(session)])
+                    return insert_events(cur, daemon_id, rows)
+            except psycopg.OperationalError:
+                conn.close()  # the next call connects afresh
+                raise
 
     def snapshot(self, session_id: str) -> dict[str, Any] | None:
         """The newest native state snapshot of a session: agent, native_session_id, sequence, format, data."""

@@ -28,7 +28,7 @@ IMPORTED_FILE = "store-imported.json"  # sessions imported here and not resumed 
 
 class StoreSessions:
     def __init__(self, url: str, state_dir: Path) -> None:
-        self.store = Store(url)
+        self.store = Store(url, connect_timeout=3)  # a list call must not hang long on a store that is away
         self.state_dir = state_dir
         self.agents_dir = state_dir / "agents"
         self._importing: dict[str, asyncio.Future[None]] = {}
