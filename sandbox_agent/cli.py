@@ -473,7 +473,15 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
+    from .statedir import is_owned
 
+    if not args.ephemeral and is_owned(_state_dir(args)):
+        # The state dir belongs to a running daemon (e.g. one an MCP client started): the demo must still run.
+        print(
+            f"note: {_state_dir(args)} is owned by a running daemon; this demo keeps its sessions in memory",
+            file=sys.stderr,
+        )
+        args.ephemeral = True
     try:
         run_async(run_demo(args.host, args.port, args.prompt, _daemon(args), args.agent))
     except KeyboardInterrupt:
