@@ -6,7 +6,8 @@ const CELL = { yes: '✓ yes', partial: '◐ partial', no: '— no' };
 
 export function mount(root, ctx) {
   let stopped = false;
-  const progress = new Map(); // agent -> {phase, bytes, total}
+  const progress = new Map(); // agent -> {phase, bytes, total} while installing
+  const finished = new Map(); // agent -> the last phase its install reported
   const list = h('tbody');
   const matrix = h('table', { class: 'matrix', 'aria-label': 'Coverage matrix' });
   root.append(h('section', { class: 'view', 'aria-labelledby': 'agents-title' },
@@ -44,7 +45,9 @@ export function mount(root, ctx) {
     } catch (err) {
       toast(`Install of ${agent.name} failed: ${err.message}`, 'error');
     }
+    const last = progress.get(agent.id);
     progress.delete(agent.id);
+    if (last) finished.set(agent.id, last.phase);
     load();
   }
 
@@ -64,6 +67,7 @@ export function mount(root, ctx) {
             onclick: () => install(a, a.installed),
           }), slot));
       if (busy) drawProgress(slot, progress.get(a.id));
+      else if (finished.has(a.id)) slot.append(h('span', { class: 'muted', role: 'status', text: ` last step: ${finished.get(a.id)}` }));
       return row;
     }));
     const features = agents.length ? Object.keys(agents[0].capabilities) : [];

@@ -75,7 +75,7 @@ export class Pending {
     const card = h('article', { class: 'card permission', 'aria-label': `Permission request: ${data.action}` },
       h('h3', {}, 'Permission: ', h('code', { text: data.action })),
       data.metadata ? h('details', {}, h('summary', { text: 'Details' }), h('pre', { text: pretty(data.metadata) })) : null,
-      h('label', { for: msgId, text: 'Message' }), message,
+      h('label', { for: msgId, text: 'Note for the agent' }), message,
       h('div', { class: 'row' },
         h('button', { type: 'button', class: 'primary', text: 'Allow once', onclick: () => reply('once') }),
         h('button', { type: 'button', text: 'Allow always', onclick: () => reply('always') }),

@@ -9,6 +9,7 @@ export function mount(root, ctx) {
   let sessions = [];
   let timer = null;
   let stopped = false;
+  let lastSig = '';
 
   const agentFilter = h('select', { id: 'filter-agent', onchange: draw }, h('option', { value: '', text: 'All agents' }));
   const statusFilter = h('select', { id: 'filter-status', onchange: draw },
@@ -48,8 +49,15 @@ export function mount(root, ctx) {
       .filter((s) => !agentFilter.value || s.agent === agentFilter.value)
       .filter((s) => !statusFilter.value || s.status === statusFilter.value)
       .sort((a, b) => activityOf(b).localeCompare(activityOf(a)));
-    count.textContent = `${shown.length} of ${sessions.length} sessions`;
     const now = Date.now();
+    // Redraw only on change (or every 10 s for the relative times), so focus and selection survive the polling.
+    const sig = JSON.stringify([agentFilter.value, statusFilter.value, Math.floor(now / 10000),
+      shown.map((s) => [s.session_id, s.status, s.event_count, activityOf(s), s.pending_permissions.length + s.pending_questions.length])]);
+    if (sig === lastSig) return;
+    lastSig = sig;
+    const focused = document.activeElement && document.activeElement.closest('tr[data-session]');
+    const refocus = focused ? focused.dataset.session : null;
+    count.textContent = `${shown.length} of ${sessions.length} sessions`;
     fill(body, 
       shown.map((s) => h('tr', { dataset: { session: s.session_id } },
         h('th', { scope: 'row' }, h('a', { href: `#/session/${encodeURIComponent(s.session_id)}`, text: s.session_id })),
@@ -61,6 +69,10 @@ export function mount(root, ctx) {
         h('td', {}, h('time', { datetime: activityOf(s), title: activityOf(s), text: relTime(activityOf(s), now) })),
         h('td', { class: 'num', text: s.event_count }),
         h('td', {}, h('time', { datetime: s.created_at, title: s.created_at, text: relTime(s.created_at, now) })))));
+    if (refocus) {
+      const link = body.querySelector(`tr[data-session="${CSS.escape(refocus)}"] a`);
+      if (link) link.focus();
+    }
     if (!shown.length) {
       body.append(h('tr', {}, h('td', { colspan: 6, class: 'empty', text: sessions.length ? 'No session matches.' : 'No sessions yet.' })));
     }

@@ -50,7 +50,13 @@ export function terminalPanel(ctx, sessionInfo) {
         status.textContent = 'Disconnected.';
       });
       const encoder = new TextEncoder();
-      term.onData((data) => ws && ws.readyState === WebSocket.OPEN && ws.send(encoder.encode(data)));
+      const early = []; // keys typed before the socket opened are sent once it does, not lost
+      ws.addEventListener('open', () => early.splice(0).forEach((bytes) => ws.send(bytes)));
+      term.onData((data) => {
+        if (!ws) return;
+        if (ws.readyState === WebSocket.OPEN) ws.send(encoder.encode(data));
+        else if (ws.readyState === WebSocket.CONNECTING) early.push(encoder.encode(data));
+      });
       observer = new ResizeObserver(() => fit());
       observer.observe(screen);
       status.textContent = `Terminal ${terminalId} (pid ${opened.pid}).`;
