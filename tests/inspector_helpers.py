@@ -103,10 +103,12 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
-def both_widths(page: Any, name: str) -> None:
-    """Screenshots of the same view at 1440 px and 390 px (the page re-lays out in place)."""
+def both_widths(page: Any, name: str, focus: Any = None) -> None:
+    """Screenshots of the same view at 1440 px and 390 px (the page re-lays out in place), `focus` in view."""
     for size in (WIDE, NARROW):
         page.set_viewport_size(size)
         page.wait_for_timeout(150)
+        if focus is not None:
+            focus.scroll_into_view_if_needed()
         shot(page, name)
     page.set_viewport_size(WIDE)

@@ -195,7 +195,7 @@ def test_mock_session_end_to_end(server_factory, browser, console: ConsoleGuard,
     card = page.get_by_role("article", name="Permission request: write_file")
     expect(card).to_be_visible()
     expect(page.get_by_role("status", name="Session status")).to_have_text("awaiting input")
-    both_widths(page, "permission")
+    both_widths(page, "permission", card)
     card.get_by_role("button", name="Allow once").click()
     expect(card).to_have_count(0)
     diff = page.get_by_role("region", name="Diff of granted.txt")
@@ -206,7 +206,7 @@ def test_mock_session_end_to_end(server_factory, browser, console: ConsoleGuard,
     send(page, "question Which color?")
     q = page.get_by_role("article", name="Question: Which color?")
     q.get_by_role("radio", name="Green").check()
-    both_widths(page, "question")
+    both_widths(page, "question", q)
     q.get_by_role("button", name="Answer").click()
     expect(q).to_have_count(0)
     expect(page.get_by_role("article", name="Assistant message").last).to_contain_text("You chose Green.")
@@ -455,3 +455,68 @@ def test_performance_first_paint_big_session_and_weight(server_factory, browser,
     assert first_paint < 300, figures
     assert open_s < 5, figures
     assert raw_jank < 100, figures
+
+
+# --- a real agent ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_llm(tmp_path: Path) -> Any:
+    """`sandbox-agent fake-llm` as a child process with a script: one Bash tool call, then a closing text."""
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([
+        {"tool": "Bash", "input": {"command": "echo hi > out.txt", "description": "write out.txt"}},
+        {"text": "Wrote out.txt for you."},
+    ]))
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox_agent", "fake-llm", "--script", str(script)],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=ROOT)
+    assert proc.stderr is not None
+    url = None
+    for _ in range(50):
+        m = re.search(r"listening on (http://\S+)", proc.stderr.readline().decode())
+        if m:
+            url = m.group(1)
+            break
+    assert url, "fake-llm did not start"
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.mark.real_agent
+def test_claude_tool_turn_with_an_approval(server_factory, browser, console: ConsoleGuard, fake_llm: str,  # type: ignore[no-untyped-def]
+                                           tmp_path: Path) -> None:
+    # the project's installer, as a child: Playwright's sync API already runs an event loop in this thread
+    done = subprocess.run([sys.executable, "-m", "sandbox_agent", "install-agent", "claude"], capture_output=True,
+                          text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    srv = server_factory(token=TOKEN)
+    work = tmp_path / "work"
+    work.mkdir()
+    page = new_page(browser, console)
+    login(page, srv.url, TOKEN, "#/new")
+    page.get_by_role("combobox", name="Agent", exact=True).select_option("claude")
+    page.get_by_role("combobox", name="Permission mode").select_option("default")
+    page.get_by_role("textbox", name="Working directory").fill(str(work))
+    for n, (key, value) in enumerate({"ANTHROPIC_BASE_URL": fake_llm, "ANTHROPIC_API_KEY": "sk-fake-test"}.items(), 1):
+        page.get_by_role("button", name="Add variable").click()
+        page.get_by_role("textbox", name=f"Name {n}").fill(key)
+        page.get_by_label(f"Value {n}").fill(value)
+    page.get_by_role("button", name="Create session").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Session ses_"))).to_be_visible(timeout=60_000)
+    assert "sk-fake-test" not in page.content()
+    send(page, "write out.txt please")
+    card = page.get_by_role("article", name="Permission request: Bash")
+    expect(card).to_be_visible(timeout=90_000)
+    expect(card).to_contain_text("echo hi > out.txt")
+    expect(page.get_by_role("status", name="Session status")).to_have_text("awaiting input")
+    both_widths(page, "claude-permission", card)
+    card.get_by_role("button", name="Allow once").click()
+    expect(card).to_have_count(0)
+    expect(page.get_by_role("article", name="Assistant message").last).to_contain_text("Wrote out.txt for you.",
+                                                                                       timeout=90_000)
+    expect(page.get_by_role("status", name="Session status")).to_have_text("idle")
+    assert (work / "out.txt").read_text() == "hi\n"
+    command = page.get_by_role("article", name="Command echo hi > out.txt")
+    expect(command).to_contain_text("exit code 0")
+    both_widths(page, "claude-conversation")
