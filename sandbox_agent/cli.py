@@ -82,10 +82,6 @@ def _host_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def _owned_error(exc: Exception) -> CliError:
-    return CliError(str(exc))
-
-
 def _spawn_args(args: argparse.Namespace) -> list[str]:
     """Flags an attaching client passes on when it has to start the shared daemon itself."""
     out = ["--log-level", args.log_level, "--log-format", getattr(args, "log_format", "text")]
@@ -116,13 +112,26 @@ def cmd_server(args: argparse.Namespace) -> int:
         logging.getLogger("sandbox_agent").warning("no token: anything on this machine can drive the daemon")
     try:
         run_async(serve_http(_daemon(args), args.host, args.port, token, args.log_level.lower()))
-    except StateDirOwned as exc:
-        raise _owned_error(exc) from None
+    except StateDirOwned:
+        return _serve_through_owner(args, token)
     except OSError as exc:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _serve_through_owner(args: argparse.Namespace, token: str | None) -> int:
+    """The state dir has its daemon already: have it serve HTTP here for as long as this command runs."""
+    from .server.background import listen_on_owner
+    from .statedir import AttachFailed
+
+    try:
+        return int(run_async(listen_on_owner(_state_dir(args), args.host, args.port, token, args.no_token)))
+    except (AttachFailed, OSError, TimeoutError) as exc:
+        raise CliError(f"the state dir's daemon could not serve {args.host}:{args.port}: {exc}") from None
+    except KeyboardInterrupt:
+        return 0
 
 
 def cmd_stdio(args: argparse.Namespace) -> int:
@@ -135,7 +144,7 @@ def cmd_stdio(args: argparse.Namespace) -> int:
         else:
             return int(run_async(relay_stdio(_state_dir(args), _spawn_args(args))))
     except StateDirOwned as exc:
-        raise _owned_error(exc) from None
+        raise CliError(str(exc)) from None
     except KeyboardInterrupt:
         pass
     return 0

@@ -104,8 +104,9 @@ def journal_events(state_dir: Path, session_id: str) -> list[dict[str, Any]]:
 
 async def test_stdio_mcp_server_and_sdk_share_sessions(tmp_path: Path, server_factory) -> None:  # type: ignore[no-untyped-def]
     state = tmp_path / "state"
-    srv = server_factory(state_dir=state)  # the owner, with HTTP
-    a, b = StdioClient(state), StdioClient(state)
+    a, b = StdioClient(state), StdioClient(state)  # the first starts the shared daemon, the second attaches
+    a.result("agents/list")
+    srv = server_factory(state_dir=state)  # the owner serves HTTP for it
     try:
         a.result("sessions/create", {"agent": "mock", "session_id": "shared"})
         assert [s["session_id"] for s in b.result("sessions/list")] == ["shared"]
@@ -143,11 +144,13 @@ async def test_stdio_mcp_server_and_sdk_share_sessions(tmp_path: Path, server_fa
             await mcp_session.initialize()
             listed = await mcp_session.call_tool("get_events", {"session_id": "shared"})
             assert "You said: from a" in str(listed.content)
-        # nobody but the server owns the journal: one writer, contiguous sequences
-        assert daemon_pid(state) == srv.proc.pid
+        # one daemon owns the journal: the one the first stdio client started
+        assert daemon_pid(state) != srv.proc.pid and is_owned(state)
     finally:
         a.close()
         b.close()
+        srv.stop()
+        stop_daemon(state)
 
 
 async def test_first_answer_wins_and_one_resolution(tmp_path: Path) -> None:
@@ -274,7 +277,7 @@ def test_embedded_refused_on_an_owned_state_dir(tmp_path: Path) -> None:
     up = subprocess.run([*CLI, "daemon", "start", "--state-dir", str(state)], capture_output=True, timeout=60)
     assert up.returncode == 0, up.stderr
     try:
-        for cmd in (["stdio", "--embedded"], ["mcp", "--embedded"], ["server", "--port", "0"]):
+        for cmd in (["stdio", "--embedded"], ["mcp", "--embedded"]):
             done = subprocess.run(
                 [*CLI, *cmd, "--state-dir", str(state)], capture_output=True, timeout=60, stdin=subprocess.DEVNULL
             )
@@ -364,3 +367,24 @@ async def test_daemon_default_hitl_timeout_flag(tmp_path: Path) -> None:
         reply = await s.prompt("permission y", timeout=30)
         assert "Nobody answered" in reply.text
     stop_daemon(tmp_path / "st")
+
+
+async def test_server_on_an_owned_state_dir_serves_through_the_owner(tmp_path: Path, server_factory) -> None:  # type: ignore[no-untyped-def]
+    state = tmp_path / "state"
+    relay = StdioClient(state)  # a client first: it starts the shared daemon
+    try:
+        relay.result("sessions/create", {"agent": "mock", "session_id": "o"})
+        owner = daemon_pid(state)
+        srv = server_factory(state_dir=state)  # then the server: the owner listens for it
+        assert [s["session_id"] for s in srv.rpc("sessions/list")["result"]] == ["o"]
+        assert srv.rpc("sessions/prompt", {"session_id": "o", "message": "via http"})["result"]["text"] == (
+            "You said: via http"
+        )
+        async with await SandboxAgent.connect(srv.url, srv.token) as ws:
+            assert (await ws.session("o").prompt("via ws")).text == "You said: via ws"
+        srv.stop()
+        assert daemon_pid(state) == owner and is_owned(state)  # the daemon and its sessions carry on
+        assert relay.result("sessions/get", {"session_id": "o"})["status"] == "idle"
+    finally:
+        relay.close()
+        stop_daemon(state)

@@ -223,4 +223,4 @@ def openrpc_document() -> dict[str, Any]:
     return _openrpc
 
 
-from . import api_control, api_fs, api_ops, api_processes, api_terminals  # noqa: E402,F401
+from . import api_control, api_daemon, api_fs, api_ops, api_processes, api_terminals  # noqa: E402,F401

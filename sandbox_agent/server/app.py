@@ -46,7 +46,11 @@ def _store_health(daemon: Daemon) -> dict[str, Any]:
     return {"store": {k: status[k] for k in ("state", "lag_rows", "lag_seconds")}}
 
 
-def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None = None) -> Any:
+def build_app(
+    daemon: Daemon, token: str | None, extra_routes: list[Any] | None = None, owns_daemon: bool = True
+) -> Any:
+    """The HTTP app. `owns_daemon=False` for an extra listener of a running daemon: its shutdown stops only it."""
+
     async def health(request: Request) -> Response:
         started = daemon.manager is not None
         return JSONResponse(
@@ -148,7 +152,8 @@ def build_app(daemon: Daemon, token: str | None, extra_routes: list[Any] | None 
             yield
         finally:
             await mcp_app.aclose()
-            await daemon.stop()
+            if owns_daemon:
+                await daemon.stop()
 
     app: Any = TokenAuth(Starlette(routes=routes, lifespan=lifespan), token)
     origins = list(getattr(daemon, "cors_allow_origins", None) or [])

@@ -8,6 +8,7 @@ import logging
 import logging.handlers
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,32 @@ def stop_background(state_dir: Path, timeout: float = 20.0) -> str:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     return f"killed (pid {pid}) after {timeout:.0f}s"
+
+
+async def listen_on_owner(state_dir: Path, host: str, port: int, token: str | None, no_token: bool) -> int:
+    """`server` on a state dir another daemon owns: that daemon serves HTTP for as long as this process runs."""
+    reader, writer = await attach(state_dir, start=False, timeout=10)
+    params = {"host": host, "port": port, "token": token, "no_token": no_token}
+    writer.write(orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "daemon/listen", "params": params}) + b"\n")
+    await writer.drain()
+    line = await asyncio.wait_for(reader.readline(), 30)
+    reply = orjson.loads(line) if line else {"error": {"message": "the daemon closed the connection"}}
+    if "error" in reply:
+        raise AttachFailed(str(reply["error"].get("message")))
+    info = read_pid_file(state_dir) or {}
+    print(
+        f"sandbox-agent listening on {reply['result']['url']} (served by the daemon pid {info.get('pid')})",
+        file=sys.stderr,
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    gone = asyncio.ensure_future(reader.read())  # EOF: the daemon went away
+    await asyncio.wait([gone, asyncio.ensure_future(stop.wait())], return_when="FIRST_COMPLETED")
+    writer.close()  # the daemon closes the listener when this connection ends
+    return 0 if stop.is_set() else 1
 
 
 async def query_status(state_dir: Path) -> dict[str, Any]:

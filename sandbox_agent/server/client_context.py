@@ -25,6 +25,8 @@ class ClientContext:
         self.connection = connection
         self._send_many = send_many
         self.subscriptions: dict[str, Subscription] = {}
+        # what this client started that ends with it (e.g. an HTTP listener asked for by `server`)
+        self.cleanups: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def streaming(self) -> bool:
@@ -53,3 +55,9 @@ class ClientContext:
         subs = list(self.subscriptions.values())
         self.subscriptions.clear()
         await asyncio.gather(*(s.cancel() for s in subs), return_exceptions=True)
+        cleanups, self.cleanups = self.cleanups, []
+        for cleanup in cleanups:
+            try:
+                await cleanup()
+            except Exception as exc:
+                log.warning("cleanup after a client failed: %s", exc)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import socket
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -66,11 +68,16 @@ async def start_http(
     token: str | None,
     log_level: str = "warning",
     extra_routes: Any = None,
+    extra_listener: bool = False,
 ) -> tuple[uvicorn.Server, asyncio.Future[Any]]:
-    """Bind, start serving, and return once uvicorn is up (the daemon itself is started first)."""
+    """Bind, start serving, and return once uvicorn is up (the daemon itself is started first).
+
+    `extra_listener`: one more HTTP face of a daemon that is already running (`daemon/listen`); stopping it
+    leaves the daemon and its signal handling alone."""
     await daemon.start()  # a state dir owned by another daemon fails here, before anything listens
-    app = build_app(daemon, token, extra_routes)
-    server = uvicorn.Server(uvicorn_config(app, host, port, log_level))
+    app = build_app(daemon, token, extra_routes, owns_daemon=not extra_listener)
+    config = uvicorn_config(app, host, port, log_level)
+    server = _ExtraListener(config) if extra_listener else uvicorn.Server(config)
     # Bind first so `--port 0` can say which port it got before anyone connects.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -78,13 +85,20 @@ async def start_http(
     sock.bind((host, port))
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    daemon.address["http"] = f"http://{shown}:{bound}"
+    if not extra_listener:
+        daemon.address["http"] = f"http://{shown}:{bound}"
     serve = asyncio.ensure_future(server.serve(sockets=[sock]))
     while not server.started and not serve.done():  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
         await asyncio.sleep(0.005)
     if server.started:
         print(f"sandbox-agent listening on http://{shown}:{bound}", file=sys.stderr, flush=True)
     return server, serve
+
+
+class _ExtraListener(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:  # the daemon's own handlers stay in charge
+        yield
 
 
 async def serve_http(
