@@ -165,3 +165,17 @@ def agent_session_pids(session_id: str) -> list[int]:
         if f"/{session_id}/".encode() in env:
             out.append(pid)
     return out
+
+
+PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+async def test_gemini_gets_images_inline(client: SandboxAgent, tmp_path: Path) -> None:
+    async with FakeLLM([{"text": "a pixel"}]) as fake:
+        s = await open_session(client, GEMINI, fake, tmp_path / "w")
+        image = {"type": "image", "mime": "image/png", "data": PNG_1PX}
+        parts: list[Any] = [{"type": "text", "text": "what is this?"}, image]
+        r = await s.prompt(parts, timeout=120)
+        assert r.text == "a pixel"
+        sent = fake.main_requests()[-1]["body"]["contents"][-1]["parts"]
+        assert {"inlineData": {"data": PNG_1PX, "mimeType": "image/png"}} in sent
