@@ -237,3 +237,43 @@ def test_recipes_pass_the_store_in_the_environment() -> None:
     assert "--store" not in words and not any(w == url for w in words), "the URL is not an argument"
     assert "SANDBOX_AGENT_STORE" not in start_command("tok", "zipapp")
     assert recipe_parser("x").parse_args(["--store", url]).store == url
+
+
+def test_stdio_passes_the_store_to_the_daemon_it_starts(tmp_path, store_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """`sandbox-agent stdio --store URL` starts the shared daemon with it (through its environment, not argv)."""
+    import os
+
+    state = tmp_path / "state"
+    calls = [
+        {"jsonrpc": "2.0", "id": 1, "method": "sessions/create", "params": {"agent": "mock", "session_id": "ses_io"}},
+        {"jsonrpc": "2.0", "id": 2, "method": "sessions/prompt", "params": {"session_id": "ses_io", "message": "hi"}},
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "SANDBOX_AGENT_STORE"}
+    done = subprocess.run(
+        [sys.executable, "-m", "sandbox_agent", "stdio", "--state-dir", str(state), "--store", store_url,
+         "--idle-exit", "2"],
+        input="\n".join(json.dumps(c) for c in calls) + "\n", capture_output=True, text=True, cwd=ROOT, env=env,
+        timeout=60,
+    )
+    replies = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r.get("result", {}).get("stop_reason") for r in replies if r["id"] == 2] == ["end_turn"]
+    from sandbox_agent.statedir import read_pid_file
+
+    pid = (read_pid_file(state) or {})["pid"]  # the shared daemon outlives this client for --idle-exit seconds
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    assert "daemon" in cmdline and store_url not in cmdline, "the URL (and its password) stays out of ps"
+    deadline = time.monotonic() + 20
+    while True:
+        with Store(store_url) as store:
+            found = store.session("ses_io") if any(s.session_id == "ses_io" for s in _safe_sessions(store)) else None
+        if found is not None and found.last_sequence >= 5:
+            break
+        assert time.monotonic() < deadline, "the daemon started by stdio ships to the store"
+        time.sleep(0.2)
+
+
+def _safe_sessions(store: Store) -> list:
+    try:
+        return store.sessions()
+    except StoreError:
+        return []  # the daemon has not created the schema yet
