@@ -107,6 +107,8 @@ def test_counters_match_the_journal_after_a_mock_workload(server: ServerProcess)
     # an agent that dies mid-turn
     ok(server.rpc("sessions/send_message", {"session_id": "crashy", "message": "crash"}))
     wait_for(server, "crashy", "ended")
+    # the next message restarts it (auto-resume): a restart in agent_starts_total{resumed="true"}
+    ok(server.rpc("sessions/prompt", {"session_id": "crashy", "message": "back again", "timeout": 30}))
     # one subscriber reads a whole transcript over SSE (replay, then the stream closes at session.ended)
     ok(server.rpc("sessions/prompt", {"session_id": "streamed", "message": "reasoning", "timeout": 30}))
     ok(server.rpc("sessions/terminate", {"session_id": "streamed"}))
@@ -149,6 +151,7 @@ def test_counters_match_the_journal_after_a_mock_workload(server: ServerProcess)
     assert total(scraped, "sandbox_agent_hitl_pending") == 0
 
     assert value(scraped, "sandbox_agent_agent_starts_total", agent="mock", resumed="false") == len(sessions)
+    assert value(scraped, "sandbox_agent_agent_starts_total", agent="mock", resumed="true") == 1
     assert value(scraped, "sandbox_agent_agent_crashes_total", agent="mock") == 1
     ended = [e["data"] for e in events if e["type"] == "session.ended"]
     assert sum(1 for d in ended if d["reason"] == "error" and d["terminated_by"] == "agent") == 1
