@@ -36,7 +36,10 @@ def replies(events: list[UniversalEvent]) -> list[str]:
     return [
         e.data.item.content[0].text
         for e in events
-        if e.type == "item.completed" and e.data.item.kind == "message" and e.data.item.role == "assistant"
+        if e.type == "item.completed"
+        and e.data.item.kind == "message"
+        and e.data.item.role == "assistant"
+        and e.data.item.content
     ]
 
 
@@ -264,3 +267,17 @@ def test_cli_api_covers_the_control_methods(server) -> None:  # type: ignore[no-
     assert configured["model"] == "cli-model"
     bad = api("sessions/dequeue", "session_id=c1", "message_id=msg_nope")
     assert bad.returncode != 0 and "[message_not_found]" in bad.stderr and "Traceback" not in bad.stderr
+
+
+async def test_steer_falls_back_visibly_when_not_native(stdio_client: SandboxAgent) -> None:
+    s = await stdio_client.create_session("mock", env={"MOCK_STEER": "off"})
+    turn = await s.send("slow 30")
+    await collect(s, 0, lambda e: e.type == "item.delta")
+    r = await s.deliver("stop, use the other API", delivery="steer")
+    assert r.outcome == "steered" and r.native is False and r.turn_id != turn
+    events = await collect(s, 0, turn_end(r.turn_id))
+    steered = next(e for e in events if e.type == "message.steered")
+    assert steered.data.fallback == "interrupt_then_send" and steered.data.interrupted_turn_id == turn
+    first_end = next(e for e in events if e.type == "turn.ended" and e.data.turn_id == turn)
+    assert first_end.data.stop_reason == "interrupted" and first_end.sequence > steered.sequence
+    assert replies(events)[-1] == "You said: stop, use the other API"

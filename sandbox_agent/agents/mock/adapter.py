@@ -115,6 +115,8 @@ class MockSession(AgentSession):
         await self._write({"t": "interrupt"})
 
     async def steer(self, content: list[InputPart]) -> bool:
+        if self.config.env.get("MOCK_STEER") == "off":  # behave like an agent without mid-turn input (tests)
+            return False
         await self._write({"t": "steer", "text": " ".join(p.text for p in content if isinstance(p, TextPart))})
         return True
 
