@@ -301,3 +301,38 @@ def test_the_daemon_never_phones_home(server: ServerProcess) -> None:
     peers = _socket_peers(server.proc.pid)
     assert peers, "the daemon's own listening socket is visible"
     assert all(_loopback_or_unset(p) for p in peers), peers
+
+
+@pytest.mark.anyio
+async def test_a_lagging_subscriber_is_counted_as_an_overflow() -> None:
+    import asyncio
+
+    from sandbox_agent.ops.stats import STATS
+    from sandbox_agent.sessions.event_log import EventLog
+    from sandbox_agent.sessions.subscription import Subscription
+
+    log = EventLog("s", None)
+    gate = asyncio.Event()
+    closed: list[str] = []
+
+    async def deliver(_: str, bodies: list[bytes]) -> None:
+        await gate.wait()  # a client that stopped reading
+
+    async def on_closed(_: str, reason: str, resume_offset: int) -> None:
+        closed.append(reason)
+
+    before_overflows, before_delivered = STATS.subscription_overflows, STATS.events_delivered
+    sub = Subscription(log, 0, deliver, on_closed, lambda: False, max_lag=5)
+    sub.start()
+    log.append(1, "item.delta", b"{}")
+    await asyncio.sleep(0.01)  # the first batch is stuck in deliver
+    for seq in range(2, 20):
+        log.append(seq, "item.delta", b"{}")
+    gate.set()
+    for _ in range(100):
+        if closed:
+            break
+        await asyncio.sleep(0.01)
+    assert closed == ["overflow"]
+    assert STATS.subscription_overflows == before_overflows + 1
+    assert STATS.events_delivered == before_delivered + 1
