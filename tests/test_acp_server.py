@@ -275,3 +275,21 @@ async def test_gemini_behind_acp_both_ways(acp_client: Path, tmp_path: Path, gem
     assert "Checking." in texts(prompt["updates"], "agent_thought_chunk")
     edits = [u for u in prompt["updates"] if u["sessionUpdate"] in ("tool_call", "tool_call_update")]
     assert edits and edits[-1]["status"] == "completed" and "both ways" in json.dumps(edits[-1])
+
+
+async def test_a_crashed_agent_fails_the_prompt_and_the_next_one_resumes(acp_client: Path, tmp_path: Path) -> None:
+    plan = {
+        "command": acp_command("--ephemeral"),
+        "steps": [
+            {"op": "initialize"},
+            {"op": "new", "cwd": str(tmp_path)},
+            {"op": "prompt", "text": "hello"},
+            {"op": "prompt", "text": "crash"},
+            {"op": "prompt", "text": "history"},
+        ],
+    }
+    report = await run_plan(acp_client, plan)
+    _, _, _, crash, history = report["steps"]
+    assert crash["error"]["code"] == -32603 and "exited with code 1" in crash["error"]["data"]["details"]
+    assert history["result"]["stopReason"] == "end_turn"
+    assert texts(history["updates"]) == "History: hello | crash | history"

@@ -277,8 +277,8 @@ class SandboxAcpAgent:
         data = event.get("data") or {}
         for update in bridge.mapper.updates(event):
             await self.conn.session_update(bridge.session_id, update)
-        if kind == "error":
-            bridge.last_error = data.get("message")
+        if kind == "error" or (kind == "session.ended" and data.get("reason") == "error"):
+            bridge.last_error = data.get("message") or bridge.last_error
         elif kind == "turn.started":
             bridge.last_error = None
         elif kind == "turn.ended":
