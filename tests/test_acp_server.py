@@ -293,3 +293,28 @@ async def test_a_crashed_agent_fails_the_prompt_and_the_next_one_resumes(acp_cli
     assert crash["error"]["code"] == -32603 and "exited with code 1" in crash["error"]["data"]["details"]
     assert history["result"]["stopReason"] == "end_turn"
     assert texts(history["updates"]) == "History: hello | crash | history"
+
+
+async def test_the_agent_is_a_config_option_until_the_first_prompt(acp_client: Path, tmp_path: Path) -> None:
+    plan = {
+        "command": acp_command("--ephemeral", "--agent", "claude"),
+        "steps": [
+            {"op": "initialize"},
+            {"op": "new", "cwd": str(tmp_path), "meta": {"agent": "no-such-agent"}},
+            {"op": "new", "cwd": str(tmp_path)},
+            {"op": "config", "configId": "agent", "value": "mock"},
+            {"op": "prompt", "text": "hello"},
+            {"op": "config", "configId": "agent", "value": "claude"},
+            {"op": "list"},
+        ],
+    }
+    report = await run_plan(acp_client, plan)
+    _, bad, new, switch, hello, late, listed = report["steps"]
+    assert bad["error"]["code"] == -32602 and "mock" in bad["error"]["data"]["known"]
+    option = new["result"]["configOptions"][0]
+    assert option["id"] == "agent" and option["currentValue"] == "claude"
+    assert {o["value"] for o in option["options"]} >= {"mock", "claude", "gemini", "pi"}
+    assert switch["result"]["configOptions"][0]["currentValue"] == "mock"
+    assert texts(hello["updates"]) == "You said: hello"
+    assert late["error"]["code"] == -32602
+    assert [s["sessionId"] for s in listed["result"]["sessions"]] == [new["result"]["sessionId"]]

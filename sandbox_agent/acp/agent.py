@@ -3,7 +3,9 @@ JSON-RPC backend (the state dir's daemon, a private one, or a server), so the jo
 daemon sit behind every ACP client.
 
 - `session/new` picks the agent from `_meta` (`{"sandboxAgent": {"agent": "claude", "env": {...},
-  "permissionMode": "default", "model": "..."}}`, or a bare `"agent"`), default `--agent` (mock);
+  "permissionMode": "default", "model": "..."}}`, or a bare `"agent"`), default `--agent` (mock), and offers it as
+  the `agent` config option, which may change until the first prompt: the daemon session (same id) is created
+  then;
 - `session/prompt` sends a message and answers when the turn's `turn.ended` arrives, after its updates;
 - permissions become `session/request_permission`; questions become `elicitation/create` (form) when the client
   supports it, else they are rejected so the turn goes on;
@@ -24,6 +26,7 @@ from acp import schema as S
 from .. import __version__
 from ..mcp.backend import Backend
 from ..rpc.errors import RpcError
+from ..sessions.clock import new_id
 from .updates import UpdateMapper
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,8 @@ class SandboxAcpAgent:
         self.conn: Any = None
         self.client_caps: S.ClientCapabilities | None = None
         self.bridges: dict[str, Bridge] = {}
+        self.pending: dict[str, dict[str, Any]] = {}  # session/new params of sessions not prompted yet
+        self.agents: list[str] = []
 
     def on_connect(self, conn: Any) -> None:
         self.conn = conn
@@ -108,6 +113,7 @@ class SandboxAcpAgent:
     ) -> S.InitializeResponse:
         self.client_caps = client_capabilities
         agents = (await self._call("agents/list", {}))["agents"]
+        self.agents = [a["id"] for a in agents]
         caps = S.AgentCapabilities(
             load_session=True,
             prompt_capabilities=S.PromptCapabilities(image=True, embedded_context=True),
@@ -136,11 +142,54 @@ class SandboxAcpAgent:
         servers = [s for s in (self._mcp(s) for s in mcp_servers or []) if s]
         if servers:
             params["mcp_servers"] = servers
-        info = await self._call("sessions/create", params)
-        self._follow(info["session_id"], info.get("event_count", 0))
-        modes = S.SessionModeState(current_mode_id=info.get("permission_mode", mode), available_modes=MODES)
+        await self._check_agent(agent)
+        session_id = params["session_id"] = new_id("ses_")
+        self.pending[session_id] = params
+        modes = S.SessionModeState(current_mode_id=mode, available_modes=MODES)
         meta_out = {"sandboxAgent": {"agent": agent}}
-        return S.NewSessionResponse(session_id=info["session_id"], modes=modes, field_meta=meta_out)
+        return S.NewSessionResponse(
+            session_id=session_id, modes=modes, config_options=self._options(agent), field_meta=meta_out
+        )
+
+    async def _check_agent(self, agent: Any) -> None:
+        if not self.agents:
+            self.agents = [a["id"] for a in (await self._call("agents/list", {}))["agents"]]
+        if agent not in self.agents:
+            raise RequestError.invalid_params({"agent": agent, "known": self.agents})
+
+    def _options(self, agent: str) -> list[Any]:
+        choices = [S.SessionConfigSelectOption(value=a, name=a) for a in self.agents]
+        select = S.SessionConfigOptionSelect(
+            type="select", id="agent", name="Agent", current_value=agent, options=choices,
+            description="The coding agent behind this session (until the first prompt)",
+        )
+        return [select]
+
+    async def set_config_option(
+        self, config_id: str, session_id: str, value: str | bool, **kwargs: Any
+    ) -> S.SetSessionConfigOptionResponse:
+        if config_id != "agent":
+            raise RequestError.invalid_params({"config_id": config_id, "known": ["agent"]})
+        params = self.pending.get(session_id)
+        if params is None:
+            if session_id in self.bridges:
+                raise RequestError.invalid_params({"details": "the agent is chosen before the first prompt"})
+            raise RequestError.invalid_params({"session_id": session_id, "details": "unknown session"})
+        await self._check_agent(value)
+        params["agent"] = value
+        return S.SetSessionConfigOptionResponse(config_options=self._options(str(value)))
+
+    async def _materialize(self, session_id: str) -> None:
+        """Create the daemon session of a session/new (on its first prompt)."""
+        params = self.pending.pop(session_id, None)
+        if params is None:
+            return
+        try:
+            info = await self._call("sessions/create", params)
+        except RequestError:
+            self.pending[session_id] = params  # fix the agent or env with another session/new, or retry
+            raise
+        self._follow(info["session_id"], info.get("event_count", 0))
 
     @staticmethod
     def _mcp(server: Any) -> dict[str, Any] | None:
@@ -152,6 +201,9 @@ class SandboxAcpAgent:
         return None
 
     async def load_session(self, cwd: str, session_id: str, **kwargs: Any) -> S.LoadSessionResponse:
+        if session_id in self.pending:  # never prompted: nothing to replay
+            mode = self.pending[session_id]["permission_mode"]
+            return S.LoadSessionResponse(modes=S.SessionModeState(current_mode_id=mode, available_modes=MODES))
         info = await self._call("sessions/get", {"session_id": session_id})
         old = self.bridges.pop(session_id, None)
         if old is not None and old.task is not None:
@@ -203,6 +255,9 @@ class SandboxAcpAgent:
     async def set_session_mode(self, session_id: str, mode_id: str, **kwargs: Any) -> S.SetSessionModeResponse:
         if mode_id not in {m.id for m in MODES}:
             raise RequestError.invalid_params({"mode_id": mode_id, "modes": [m.id for m in MODES]})
+        if session_id in self.pending:
+            self.pending[session_id]["permission_mode"] = mode_id
+            return S.SetSessionModeResponse()
         await self._call("sessions/configure", {"session_id": session_id, "permission_mode": mode_id})
         return S.SetSessionModeResponse()
 
@@ -217,6 +272,7 @@ class SandboxAcpAgent:
         return bridge
 
     async def prompt(self, session_id: str, prompt: list[Any], **kwargs: Any) -> S.PromptResponse:
+        await self._materialize(session_id)
         bridge = self._bridge(session_id)
         sent = await self._call("sessions/send_message", {"session_id": session_id, "content": content_parts(prompt)})
         turn_id = sent["turn_id"]
@@ -243,6 +299,8 @@ class SandboxAcpAgent:
         return S.PromptResponse(stop_reason=stop, usage=acp_usage, field_meta={"sandboxAgent": {"turnId": turn_id}})  # type: ignore[arg-type]
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
+        if session_id in self.pending:
+            return
         with contextlib.suppress(RequestError):
             await self._call("sessions/interrupt", {"session_id": session_id})
 

@@ -3,7 +3,7 @@
 //
 // plan: {command: [argv...], env?: {...}, permission?: "once"|"always"|"reject", elicitation?: "accept"|"decline",
 //        steps: [{op: "initialize"} | {op: "new", cwd, meta?} | {op: "prompt", text, cancelAfterUpdates?}
-//                | {op: "load", cwd} | {op: "list"} | {op: "mode", modeId}]}
+//                | {op: "load", cwd} | {op: "list"} | {op: "mode", modeId} | {op: "config", configId, value}]}
 // The session id of the last "new" (or "load") is used by later steps; a "load" step may name `sessionId`.
 import { spawn } from "node:child_process";
 import { Readable, Writable } from "node:stream";
@@ -67,6 +67,12 @@ try {
           out.result = await ctx.request("session/load", { sessionId, cwd: step.cwd, mcpServers: [] });
         } else if (step.op === "list") {
           out.result = await ctx.request("session/list", {});
+        } else if (step.op === "config") {
+          out.result = await ctx.request("session/set_config_option", {
+            sessionId,
+            configId: step.configId,
+            value: step.value,
+          });
         } else if (step.op === "mode") {
           out.result = await ctx.request("session/set_mode", { sessionId, modeId: step.modeId });
         } else if (step.op === "prompt") {
