@@ -95,6 +95,8 @@ class OpenCodeSession(AgentSession):
         self._launch_model, self._launch_mode = pinned_launch(config)  # what the shared server was started with
         self._steer_pending = False
         self._tasks: set[asyncio.Task[None]] = set()
+        # a fork's copied messages replay as events on the new session: they are history, not the next turn
+        self._copied: set[str] | None = set()
 
     async def _server(self) -> OpenCodeServer:
         if self.server is None or not self.server.alive:
@@ -108,13 +110,17 @@ class OpenCodeSession(AgentSession):
         if self.oc_session is None:
             fork = self.config.fork
             if fork is not None and fork.user_messages > 0:
-                info = await server.call("POST", f"/session/{fork.source_native_id}/fork", self.config.cwd, {
-                    **({} if fork.whole else {"messageID": await self._first_left_out(server, fork)}),
-                })
+                cut = {} if fork.whole else {"messageID": await self._first_left_out(server, fork)}
+                info = await server.call("POST", f"/session/{fork.source_native_id}/fork", self.config.cwd, cut)
             else:
                 body: dict[str, Any] = {"title": f"sandbox-agent {self.config.session_id}"}  # no title request
                 info = await server.call("POST", "/session", self.config.cwd, body)
             self.oc_session = info["id"]
+            if fork is not None and fork.user_messages > 0:
+                self._copied = None  # drop every message event until we know which messages were copied
+                server.sessions[self.oc_session] = self
+                copied = await server.call("GET", f"/session/{self.oc_session}/message", self.config.cwd)
+                self._copied = {str((m.get("info") or {}).get("id")) for m in copied or []}
             server.sessions[self.oc_session] = self
         if self.config.permission_mode != self._launch_mode:
             await self._set_permission(self.config.permission_mode)
@@ -226,6 +232,15 @@ class OpenCodeSession(AgentSession):
     # SessionListener
 
     def on_event(self, event: dict[str, Any]) -> None:
+        if self._copied is None or self._copied:
+            props = event.get("properties") or {}
+            mid = (props.get("info") or {}).get("id") or (props.get("part") or {}).get("messageID") or props.get(
+                "messageID"
+            )
+            if self._copied is None and str(event.get("type", "")).startswith("message."):
+                return
+            if mid is not None and self._copied and str(mid) in self._copied:
+                return
         if event.get("type") == "session.idle" and self._steer_pending and self.translator.turn_id is not None:
             # OpenCode may still be picking up the steered message: end the turn only if it stays idle
             self._steer_pending = False
