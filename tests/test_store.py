@@ -28,7 +28,7 @@ def wait_shipped(srv, timeout: float = 20.0) -> dict:  # type: ignore[no-untyped
     while time.monotonic() < deadline:
         health = httpx.get(srv.url + "/v1/health", timeout=5).json()
         store = health.get("store") or {}
-        if store.get("state") == "ok" and store.get("lag_rows") == 0:
+        if store.get("state") == "ok" and store.get("lag_rows") == 0 and store.get("snapshots_pending") == 0:
             return health
         time.sleep(0.05)
     raise AssertionError(f"the store did not catch up: {health}")
@@ -63,7 +63,7 @@ async def test_daemon_ships_sessions_and_events(server_factory, tmp_path, store_
     b = await client.create_session("mock", session_id="ses_b")
     await b.prompt("hello")
     health = wait_shipped(srv)
-    assert set(health["store"]) == {"state", "lag_rows", "lag_seconds"}, "health shows no ids or error text"
+    assert set(health["store"]) == {"state", "lag_rows", "lag_seconds", "snapshots_pending"}, "no ids or error text"
     assert health["store"]["lag_seconds"] == 0
 
     with Store(store_url) as store:

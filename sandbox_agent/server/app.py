@@ -43,7 +43,7 @@ def _store_health(daemon: Daemon) -> dict[str, Any]:
     status = daemon.store_status()
     if status is None:
         return {}
-    return {"store": {k: status[k] for k in ("state", "lag_rows", "lag_seconds")}}
+    return {"store": {k: status[k] for k in ("state", "lag_rows", "lag_seconds", "snapshots_pending")}}
 
 
 def build_app(

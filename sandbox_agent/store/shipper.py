@@ -8,7 +8,6 @@ database is away the thread retries with backoff and the outbox (the journal) si
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -17,12 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from .outbox import JournalReader, OutboxState
 from .schema import migrate
-from .snapshots import FORMAT, SNAPSHOT_AGENTS, collect
-from .writes import EventRow, SessionRow, insert_events, prepare, upsert_sessions, upsert_snapshot
+from .snapshotter import Snapshotter
+from .writes import EventRow, SessionRow, insert_events, prepare, upsert_sessions
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +80,7 @@ class Shipper:
         self.shipped_rows = 0
         self.skipped_rows = 0
         self.batches = 0
-        self.snapshots = 0
-        self._snapshots: dict[str, str] = {}  # session -> digest of the last snapshot shipped
+        self.snapshotter = Snapshotter(url, journal_path, self.daemon_id)
         self.ship_seconds = 0.0
         self.lag_samples: deque[float] = deque(maxlen=LAG_SAMPLES)
         self._oldest_unshipped: tuple[int, float | None] | None = None
@@ -105,6 +101,7 @@ class Shipper:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="store-shipper", daemon=True)
         self._thread.start()
+        self.snapshotter.start()
 
     def wake(self) -> None:
         self._wake.set()
@@ -126,6 +123,7 @@ class Shipper:
             "lag_seconds": round(lag_seconds, 3),
             "daemon_id": self.daemon_id,
             "shipped_rows": self.shipped_rows,
+            "snapshots_pending": self.snapshotter.pending,
         }
         if self.error:
             out["error"] = self.error
@@ -140,6 +138,7 @@ class Shipper:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(drain_timeout + 10)
+        self.snapshotter.stop(max(1.0, self._drain_until - time.monotonic()))
         self.state = "stopped"
 
     # the thread
@@ -259,38 +258,13 @@ class Shipper:
             t = _parse_time(e.time)
             if t is not None:
                 self.lag_samples.append(shipped_at - t)
-        # snapshots before the watermark moves: a lag of 0 then means the turn's native state is stored too
-        ends = {e.session_id: e.sequence for e in events if e.type in ("turn.ended", "session.ended")}
-        for sid, seq in ends.items():
-            self._snapshot(sid, seq)
+        for e in events:
+            if e.type in ("turn.ended", "session.ended"):
+                self.snapshotter.request(e.session_id, e.sequence)  # its own thread stores the native state
         self.outbox.watermark = rows[-1][0]
         self._save_watermark(now)
         return True
 
-    def _snapshot(self, session_id: str, sequence: int) -> None:
-        """After a turn: the agent's native state files for this session, into the store (if they changed)."""
-        assert self._reader is not None
-        rows = self._reader.records([session_id])
-        if not rows:
-            return
-        record = orjson.loads(rows[0].record)
-        agent, native_id = record.get("agent"), record.get("native_session_id")
-        if agent not in SNAPSHOT_AGENTS or not native_id:
-            return
-        try:
-            data = collect(self.journal_path.parent / "agents", session_id, native_id)
-        except OSError as exc:
-            log.warning("store: cannot snapshot %s: %s", session_id, exc)
-            return
-        if data is None:
-            return
-        digest = hashlib.sha256(data).hexdigest()
-        if self._snapshots.get(session_id) == digest:
-            return
-        with self._conn.transaction(), self._conn.cursor() as cur:
-            upsert_snapshot(cur, self.daemon_id, session_id, agent, native_id, sequence, FORMAT, data)
-        self._snapshots[session_id] = digest
-        self.snapshots += 1
 
     def _save_watermark(self, now: float) -> None:
         if self.outbox.watermark != self._saved_watermark and now - self._saved_at >= SAVE_EVERY:
