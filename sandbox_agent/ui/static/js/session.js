@@ -1,5 +1,5 @@
 // One session: live conversation, pending requests, actions, composer, raw events and (when the daemon has
-// terminals) a terminal tab. Events come from one sessions/subscribe: replay from 0, then live.
+// terminals) a terminal tab. History comes from sessions/events in pages, then one sessions/subscribe goes live.
 
 import { h, statusBadge, toast } from './dom.js';
 import { Conversation } from './conversation.js';
@@ -164,6 +164,19 @@ export function mount(root, ctx, sessionId) {
     }
   }
 
+  // History in pages of 1,000 (ten frames for 10,000 events instead of 10,000), then live from where it ended.
+  async function loadHistory() {
+    try {
+      for (;;) {
+        const page = await ctx.rpc.call('sessions/events', { session_id: sessionId, offset: lastSeq, limit: 1000 });
+        for (const ev of page.events) onEvent(ev);
+        if (!page.has_more || stopped || !page.events.length) return;
+      }
+    } catch (err) {
+      toast(`Cannot read this session's events: ${err.message}`, 'error');
+    }
+  }
+
   async function act(method) {
     try {
       await ctx.rpc.call(method, { session_id: sessionId });
@@ -194,6 +207,8 @@ export function mount(root, ctx, sessionId) {
     if (stopped) return;
     ended = info.status === 'ended';
     drawMeta();
+    await loadHistory();
+    if (stopped) return;
     await subscribe();
     if (info.event_count === 0 || lastSeq >= info.event_count) finishLoad();
   })();
