@@ -70,7 +70,9 @@ async def run_demo(host: str, port: int, prompt: str, daemon: Daemon, agent: str
                 break
     await client.close()
     console.print(
-        f"\n[bold green]The daemon keeps running[/] on http://{host}:{port} (Ctrl-C to stop). Try:\n"
+        f"\n[bold green]The daemon keeps running[/] on http://{host}:{port} (Ctrl-C to stop).\n"
+        f"  Inspector: http://{host}:{port}/ui/ (it asks for the token: {token})\n"
+        "Try:\n"
         f"  curl -s -H 'Authorization: Bearer {token}' http://{host}:{port}/v1/rpc "
         '-d \'{"jsonrpc":"2.0","id":1,"method":"sessions/list"}\'\n'
         f"  sandbox-agent api --endpoint http://{host}:{port} --token {token} sessions/prompt "
