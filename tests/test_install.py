@@ -95,7 +95,7 @@ async def test_disk_full_is_its_own_error(small_disk: Path) -> None:
 async def test_install_over_json_rpc_with_progress_and_on_demand(tmp_path: Path) -> None:
     async with await SandboxAgent.start(ephemeral=True, env={"XDG_DATA_HOME": str(tmp_path)}) as client:
         before = {a.id: a for a in await client.list_agents()}
-        assert set(before) == {"mock", "claude", "codex", "opencode", "amp"}
+        assert set(before) == {"mock", "claude", "codex", "opencode", "amp", "gemini", "pi"}
         assert before["amp"].installed is False
         progress: list[dict] = []
         result = await client.install_agent("amp", on_progress=progress.append)
