@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 PERMISSION_MODES = {"default": "default", "plan": "plan", "accept_edits": "acceptEdits", "bypass": "bypassPermissions"}
 START_TIMEOUT = 60.0
 CONTROL_TIMEOUT = 15.0
+STEER_GRACE = 5.0  # Claude starts on a waiting steered message within ~10 ms of its result (measured)
 
 CAPABILITIES = AgentCapabilities(
     text="yes",
@@ -73,6 +74,26 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     return "".join(b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type") == "text")
+
+
+def _answered_prompts(path: Path) -> int:
+    """How many user prompts in a Claude transcript file have an assistant entry after them."""
+    prompts = answered = 0
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError:
+        return 0
+    for raw in lines:
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        content = (entry.get("message") or {}).get("content")
+        if entry.get("type") == "user" and not entry.get("isMeta") and _text_of(content):
+            prompts += 1
+        elif entry.get("type") == "assistant":
+            answered = prompts
+    return answered
 
 
 def content_blocks(parts: list[InputPart]) -> list[dict[str, Any]]:
@@ -113,6 +134,8 @@ class ClaudeSession(AgentSession):
         self._ready = False  # until initialize answered, a dying process is a failed start, not an ended session
         self._tasks: set[asyncio.Task[None]] = set()
         self._steers: list[str] = []  # steered messages Claude has not taken yet (their --replay-user-messages echo)
+        self._lines = 0  # stdout lines so far, to tell whether Claude went on after a held turn end
+        self._lines_at_hold = 0
 
     def argv(self) -> list[str]:
         c = self.config
@@ -179,20 +202,25 @@ class ClaudeSession(AgentSession):
             )
             await self._start()
 
-    def _copy_fork_source(self) -> None:
-        """Claude finds conversations under its config dir: give the fork a copy of the source's transcript."""
+    async def _copy_fork_source(self) -> None:
+        """Claude finds conversations under its config dir: give the fork a copy of the source's transcript, once
+        Claude has written the fork point's last answer to it (it writes just after a turn ends)."""
         fork = self.config.fork
         if fork is None or self.config.resume_native_id or self.config.state_dir is None:
             return
         source = self.config.state_dir.parent / fork.source_session_id / "claude" / "claude" / "projects"
         target = self._state() / "claude" / "projects"
         for path in source.glob(f"*/{fork.source_native_id}.jsonl"):
+            for _ in range(100):
+                if _answered_prompts(path) >= fork.user_messages:
+                    break
+                await asyncio.sleep(0.05)
             dest = target / path.parent.name / path.name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, dest)
 
     async def _start(self) -> None:
-        self._copy_fork_source()
+        await self._copy_fork_source()
         launch = claude_launch(self.config.env, self._state())
         self.proc = AgentProcess(self.argv(), launch.env, self.config.cwd, self._on_line)
         try:
@@ -236,6 +264,7 @@ class ClaudeSession(AgentSession):
             raise AppError(ErrorKind.AGENT_ERROR, f"claude is not reading its input: {exc}") from None
 
     def _on_line(self, line: Line) -> None:
+        self._lines += 1
         sink = self.sink
         msg = decode_line(line, sink)
         if msg is None:
@@ -272,10 +301,25 @@ class ClaudeSession(AgentSession):
             # a steered message is still waiting: Claude runs it right after this result, in the same daemon turn
             turn_id = next((e.data.turn_id for e in emissions if e.type == "turn.ended"), None)  # type: ignore[attr-defined]
             if turn_id is not None:
+                held = [e for e in emissions if e.type == "turn.ended"]
                 emissions = [e for e in emissions if e.type != "turn.ended"]
                 self.translator.turn_id = turn_id
+                self._lines_at_hold = self._lines
+                task = asyncio.ensure_future(self._release_if_quiet(held))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         for e in emissions:
             sink.emit(e.type, e.data, synthetic=e.synthetic, raw=msg)
+
+    async def _release_if_quiet(self, held: list[Any]) -> None:
+        """A held turn end goes out after all if Claude does not start on the steered message (never seen)."""
+        await asyncio.sleep(STEER_GRACE)
+        if self._lines == self._lines_at_hold and self.translator.turn_id is not None:
+            log.warning("claude did not take a steered message; ending the turn")
+            self._steers.clear()
+            self.translator.turn_id = None
+            for e in held:
+                self.sink.emit(e.type, e.data, synthetic=True)
 
     async def _respond(self, request_id: str, response: dict[str, Any]) -> None:
         with contextlib.suppress(AppError):
