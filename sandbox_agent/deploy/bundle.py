@@ -18,11 +18,13 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Literal
 
-PROJECT = Path(__file__).resolve().parents[2]
+# the checkout to build from; SANDBOX_AGENT_BUNDLE_SOURCE points the builds at another one (e.g. a clean export)
+PROJECT = Path(os.environ.get("SANDBOX_AGENT_BUNDLE_SOURCE") or Path(__file__).resolve().parents[2])
 Kind = Literal["zipapp", "standalone"]
 KINDS: tuple[Kind, ...] = ("zipapp", "standalone")
 FILE_NAMES: dict[Kind, str] = {"zipapp": "sandbox-agent.pex", "standalone": "sandbox-agent-linux-x86_64"}
@@ -157,11 +159,24 @@ def cached_bundle(kind: Kind, source: Path = PROJECT, root: Path | None = None) 
     out = folder / FILE_NAMES[kind]
     if not out.is_file():
         build_bundle(out, kind, source)
-        # keep this build and the one before it (20-30 MB each); older sources are not coming back
-        older = sorted(root.glob(f"{kind}-*"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for stale in [p for p in older if p != folder][1:]:
-            shutil.rmtree(stale, ignore_errors=True)
+    os.utime(folder)  # in use: the pruning below leaves recently used builds alone (another run may hold one)
+    _prune(root, kind)
     return out
+
+
+def _prune(root: Path, kind: Kind, keep: int = 3, idle: float = 6 * 3600) -> None:
+    """Old builds (20-30 MB each) of sources that are not coming back: beyond the newest `keep`, if idle."""
+
+    def mtime(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:  # removed meanwhile by another run
+            return 0.0
+
+    builds = sorted(root.glob(f"{kind}-*"), key=mtime, reverse=True)
+    for stale in builds[keep:]:
+        if 0 < mtime(stale) < time.time() - idle:
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 HOW_TO_RUN: dict[Kind, str] = {

@@ -94,9 +94,9 @@ def _standalone_fits(facts: SandboxFacts) -> str | None:
 
 
 def choose(facts: SandboxFacts, prefer: Prefer = "auto", available: tuple[Kind, ...] = ("zipapp", "standalone")) -> Fit:
-    """The artifact to upload. `auto` takes the standalone executable where glibc is new enough (measured: it starts
-    several times faster than the zipapp, first time and every time, and is smaller; docs/decisions.md), else the
-    zipapp where python3 is 3.11-3.13; a named kind is taken only if it fits."""
+    """The artifact to upload. `auto` takes the standalone executable where glibc is new enough (measured: its first
+    start is 5-8x faster than the zipapp's, later ones about as fast or faster, and it is smaller; docs/decisions.md),
+    else the zipapp where python3 is 3.11-3.13; a named kind is taken only if it fits."""
     if facts.arch and facts.arch != ARCH:
         raise NoArtifactFits(f"the artifacts are built for {ARCH}; this sandbox is {facts.arch} ({facts.describe()})")
     order: list[Kind] = ["standalone", "zipapp"] if prefer == "auto" else [prefer]
