@@ -60,15 +60,16 @@ async def test_steer_falls_back_to_interrupt_then_send(client: SandboxAgent, tmp
 
 
 async def test_queue_runs_in_order(client: SandboxAgent, tmp_path: Path) -> None:
-    async with FakeLLM([{"text": "first", "initial_delay_ms": 1500}, {"echo": True}, {"echo": True}]) as fake:
+    async with FakeLLM([{"text": "first", "initial_delay_ms": 1500}, *[{"echo": True}] * 3]) as fake:
         s = await open_session(client, fake, tmp_path / "w")
         await s.send("start")
         a = await s.deliver("queued one", delivery="queue")
         b = await s.deliver("queued two", delivery="queue")
-        events = await until(s, 0, ended(b.turn_id), timeout=120)
-        assert [e.data.turn_id for e in events if e.type == "turn.started"][1:] == [a.turn_id, b.turn_id]
+        c = await s.deliver("queued three", delivery="queue")
+        events = await until(s, 0, ended(c.turn_id), timeout=120)
+        assert [e.data.turn_id for e in events if e.type == "turn.started"][1:] == [a.turn_id, b.turn_id, c.turn_id]
         lasts = [str(r["body"]["messages"][-1]) for r in fake.main_requests()[1:]]
-        assert "queued one" in lasts[0] and "queued two" in lasts[1]
+        assert "queued one" in lasts[0] and "queued two" in lasts[1] and "queued three" in lasts[2]
 
 
 async def test_configure_permission_mode_restarts_on_the_same_thread(client: SandboxAgent, tmp_path: Path) -> None:

@@ -68,15 +68,17 @@ async def test_steer_after_the_last_request_still_one_turn(client: SandboxAgent,
 
 
 async def test_queue_runs_in_order(client: SandboxAgent, tmp_path: Path) -> None:
-    async with FakeLLM([{"text": "word " * 20, "chunk_delay_ms": 50}, {"echo": True}, {"echo": True}]) as fake:
+    async with FakeLLM([{"text": "word " * 20, "chunk_delay_ms": 50}, *[{"echo": True}] * 3]) as fake:
         s = await open_session(client, fake, tmp_path / "w")
         await s.send("talk")
         a = await s.deliver("queued one", delivery="queue")
         b = await s.deliver("queued two", delivery="queue")
-        events = await until(s, 0, ended(b.turn_id), timeout=120)
+        c = await s.deliver("queued three", delivery="queue")
+        events = await until(s, 0, ended(c.turn_id), timeout=120)
         turns = [e.data.turn_id for e in events if e.type == "turn.started"]
-        assert turns[1:] == [a.turn_id, b.turn_id]
-        assert [str(r["body"]["messages"][-1]).count("queued") for r in fake.main_requests()[1:]] == [1, 1]
+        assert turns[1:] == [a.turn_id, b.turn_id, c.turn_id]
+        lasts = [str(r["body"]["messages"][-1]) for r in fake.main_requests()[1:]]
+        assert "queued one" in lasts[0] and "queued two" in lasts[1] and "queued three" in lasts[2]
 
 
 async def test_configure_model_and_permission_mode(client: SandboxAgent, tmp_path: Path) -> None:
