@@ -195,7 +195,7 @@ def test_mock_session_end_to_end(server_factory, browser, console: ConsoleGuard,
     # a permission, approved once: the card goes away and the diff of the written file shows
     send(page, "permission granted.txt")
     card = page.get_by_role("article", name="Permission request: write_file")
-    expect(card).to_be_visible()
+    expect(card.get_by_label("Requested")).to_have_text("granted.txt")
     expect(page.get_by_role("status", name="Session status")).to_have_text("awaiting input")
     both_widths(page, "permission", card)
     card.get_by_role("button", name="Allow once").click()
@@ -332,6 +332,50 @@ def test_two_browsers_on_one_session(server_factory, browser, console: ConsoleGu
     srv.rpc("sessions/send_message", {"session_id": sid, "message": "tool weather"})
     for page in (a, b):
         expect(page.get_by_role("group", name="Tool call search").last).to_contain_text("3 results for 'weather'")
+
+
+def tab_to(page: Any, target: Any, limit: int = 60) -> None:
+    """Press Tab until `target` has the focus, as a keyboard user would."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return
+    raise AssertionError(f"Tab never reached {target}")
+
+
+def test_keyboard_only(server_factory, browser, console: ConsoleGuard) -> None:  # type: ignore[no-untyped-def]
+    srv = server_factory(token=TOKEN)
+    sid = create(srv)
+    page = new_page(browser, console)
+    login(page, srv.url, TOKEN)
+    link = page.get_by_role("link", name=sid)
+    expect(link).to_be_visible()
+    tab_to(page, link)
+    page.keyboard.press("Enter")
+    expect(page.locator("section.session[data-loaded=true]")).to_have_count(1)
+    box = page.get_by_role("textbox", name="Message", exact=True)
+    tab_to(page, box)
+    page.keyboard.type("question Pick one?")
+    page.keyboard.press("Enter")
+    card = page.get_by_role("article", name="Question: Pick one?")
+    red = card.get_by_role("radio", name="Red")
+    tab_to(page, red)
+    page.keyboard.press("Space")
+    expect(red).to_be_checked()
+    tab_to(page, card.get_by_role("button", name="Answer"))
+    page.keyboard.press("Enter")
+    expect(card).to_have_count(0)
+    expect(page.get_by_role("article", name="Assistant message").last).to_contain_text("You chose Red.")
+    conversation_tab = page.get_by_role("tab", name="Conversation")
+    conversation_tab.focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Raw events")).to_have_attribute("aria-selected", "true")
+    events = page.get_by_role("listbox", name="Events")
+    tab_to(page, events)
+    page.keyboard.press("Home")
+    expect(page.get_by_role("region", name="Event JSON")).to_contain_text('"sequence": 1,')
+    page.keyboard.press("End")
+    expect(page.get_by_role("region", name="Event JSON")).to_contain_text('"type": "turn.ended"')
 
 
 def test_agents_view_and_install_progress(server_factory, browser, console: ConsoleGuard) -> None:  # type: ignore[no-untyped-def]
@@ -534,7 +578,7 @@ def test_claude_tool_turn_with_an_approval(server_factory, browser, console: Con
     send(page, "write out.txt please")
     card = page.get_by_role("article", name="Permission request: Bash")
     expect(card).to_be_visible(timeout=90_000)
-    expect(card).to_contain_text("echo hi > out.txt")
+    expect(card.get_by_label("Requested")).to_have_text("echo hi > out.txt")
     expect(page.get_by_role("status", name="Session status")).to_have_text("awaiting input")
     both_widths(page, "claude-permission", card)
     card.get_by_role("button", name="Allow once").click()

@@ -2,6 +2,13 @@
 
 import { clear, h, nextId, pretty, toast } from './dom.js';
 
+// What the agent wants to run or touch, shown on the card itself (the full metadata stays under Details).
+function target(metadata) {
+  const input = (metadata && (metadata.input || metadata.raw_input)) || metadata || {};
+  if (typeof input !== 'object') return '';
+  return input.command || input.cmd || input.file_path || input.path || input.url || '';
+}
+
 export class Pending {
   constructor(ctx, sessionId, onChange) {
     this.ctx = ctx;
@@ -74,6 +81,7 @@ export class Pending {
     const message = h('input', { id: msgId, type: 'text', placeholder: 'Optional, the agent sees it' });
     const card = h('article', { class: 'card permission', 'aria-label': `Permission request: ${data.action}` },
       h('h3', {}, 'Permission: ', h('code', { text: data.action })),
+      target(data.metadata) ? h('pre', { class: 'target', 'aria-label': 'Requested', text: target(data.metadata) }) : null,
       data.metadata ? h('details', {}, h('summary', { text: 'Details' }), h('pre', { text: pretty(data.metadata) })) : null,
       h('label', { for: msgId, text: 'Note for the agent' }), message,
       h('div', { class: 'row' },
