@@ -112,3 +112,14 @@ async def test_fork_carries_history_up_to_the_fork_point(client: SandboxAgent, t
         assert (await s.prompt("epsilon", timeout=90)).text == "source"
         sent = inputs(fake.main_requests()[-1])
         assert "gamma" in sent and "delta" not in sent, "the source goes on unaffected"
+
+
+async def test_configure_bypass_no_longer_asks(client: SandboxAgent, tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    async with FakeLLM([{"tool": "exec_command", "input": {"cmd": "echo hi > free.txt"}}, {"text": "done"}]) as fake:
+        s = await open_session(client, fake, work, mode="default")
+        await s.configure(permission_mode="bypass")
+        r = await s.prompt("write it", timeout=90)
+        events = await until(s, 0, ended(r.turn_id))
+        assert r.text == "done" and (work / "free.txt").exists()
+        assert not [e for e in events if e.type == "permission.requested"]
