@@ -124,3 +124,16 @@ async def test_fork_native_and_by_replay(client: SandboxAgent, tmp_path: Path) -
         assert (await s.prompt("epsilon", timeout=90)).text == "source"
         sent = messages(fake.main_requests()[-1])
         assert "beta" in sent and "gamma" not in sent and "delta" not in sent, "the source goes on unaffected"
+
+
+async def test_configure_bypass_no_longer_asks(client: SandboxAgent, tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    async with FakeLLM(
+        [{"tool": "Bash", "input": {"command": "echo hi > free.txt", "description": "write"}}, {"text": "done"}]
+    ) as fake:
+        s = await open_session(client, fake, work, mode="default")
+        await s.configure(permission_mode="bypass")
+        r = await s.prompt("write it", timeout=90)
+        events = await until(s, 0, ended(r.turn_id))
+        assert r.text == "done" and (work / "free.txt").exists()
+        assert not [e for e in events if e.type == "permission.requested"]
