@@ -100,6 +100,27 @@ def test_cors_allow_origin_flag(server_factory) -> None:  # type: ignore[no-unty
     assert "access-control-allow-origin" not in other.headers
 
 
+def test_inspector_served_elsewhere_drives_another_daemon(server_factory, browser, console: ConsoleGuard,  # type: ignore[no-untyped-def]
+                                                          tmp_path: Path) -> None:
+    """A page from one origin drives a daemon on another that allows it with --cors-allow-origin."""
+    page_host = server_factory(token=None, state_dir=tmp_path / "a")
+    origin = page_host.url
+    daemon = server_factory(token=TOKEN, state_dir=tmp_path / "b", extra=["--cors-allow-origin", origin])
+    sid = create(daemon)
+    page = new_page(browser, console)
+    page.goto(origin + "/ui/")
+    expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
+    page.get_by_role("button", name="Set token").click()
+    page.get_by_text("Another daemon").click()
+    page.get_by_role("textbox", name="Daemon address").fill(daemon.url)
+    page.get_by_role("textbox", name="Token").fill(TOKEN)
+    page.get_by_role("button", name="Connect").click()
+    expect(page.get_by_role("link", name=sid)).to_be_visible()
+    page.get_by_role("link", name=sid).click()
+    send(page, "hello from elsewhere")
+    expect(page.get_by_role("article", name="Assistant message").last).to_contain_text("You said: hello from elsewhere")
+
+
 def test_vendored_xterm_matches_its_lock() -> None:
     """The committed xterm.js copy is what scripts/ui-vendor wrote (sha256 in vendor/LOCK)."""
     lines = [ln for ln in (VENDOR / "LOCK").read_text().splitlines() if ln and not ln.startswith("#")]

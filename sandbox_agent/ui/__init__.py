@@ -17,10 +17,11 @@ from starlette.types import Scope
 STATIC_DIR = Path(__file__).parent / "static"
 UI_PREFIX = "/ui"
 
-# The page only talks to its own origin and never runs inline script; inline style is allowed for xterm.js.
+# The page never runs inline script (inline style is allowed for xterm.js); it may call another daemon the user
+# names (an Inspector pointed elsewhere), so connect-src is not limited to 'self'.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-    "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'"
+    "connect-src 'self' http: https: ws: wss:; frame-ancestors 'none'; base-uri 'none'"
 )
 
 

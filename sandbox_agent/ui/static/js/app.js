@@ -4,6 +4,7 @@ import { RpcClient, wsUrl } from './rpc.js';
 import { clear, fill, h } from './dom.js';
 
 const TOKEN_KEY = 'sandbox-agent.token';
+const ENDPOINT_KEY = 'sandbox-agent.endpoint';
 const views = {
   sessions: () => import('./sessions.js'),
   session: () => import('./session.js'),
@@ -15,9 +16,12 @@ const main = document.getElementById('main');
 const connLabel = document.getElementById('conn');
 const dialog = document.getElementById('token-dialog');
 const tokenInput = document.getElementById('token-input');
+const endpointInput = document.getElementById('endpoint-input');
 
 const ctx = {
   rpc: null,
+  // The daemon: this page's own server unless the user named another (a UI hosted elsewhere, with CORS).
+  endpoint: new URL(sessionStorage.getItem(ENDPOINT_KEY) || location.origin),
   auth: 'unknown',
   methods: null,
   navigate(hash) {
@@ -91,6 +95,7 @@ function noDataNotice() {
 
 function askToken() {
   tokenInput.value = '';
+  endpointInput.value = ctx.endpoint.origin === location.origin ? '' : ctx.endpoint.origin;
   if (!dialog.open) dialog.showModal();
   tokenInput.focus();
 }
@@ -105,7 +110,7 @@ function connect() {
     askToken();
     return;
   }
-  const rpc = new RpcClient(wsUrl(), token);
+  const rpc = new RpcClient(wsUrl(ctx.endpoint), token);
   ctx.rpc = rpc;
   rpc.addEventListener('state', (ev) => {
     const { state } = ev.detail;
@@ -128,27 +133,44 @@ async function start() {
   document.getElementById('token-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const value = tokenInput.value.trim();
-    if (!value) return;
-    sessionStorage.setItem(TOKEN_KEY, value);
+    const address = endpointInput.value.trim();
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    if (address) {
+      try {
+        ctx.endpoint = new URL(address);
+        sessionStorage.setItem(ENDPOINT_KEY, ctx.endpoint.origin);
+      } catch {
+        endpointInput.setCustomValidity('Not a URL');
+        return;
+      }
+    }
     tokenInput.value = '';
     dialog.close();
-    connect();
+    probe().then(connect);
   });
   document.getElementById('token-cancel').addEventListener('click', () => dialog.close());
   document.getElementById('token-forget').addEventListener('click', () => {
     sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(ENDPOINT_KEY);
+    ctx.endpoint = new URL(location.origin);
     dialog.close();
-    connect();
+    probe().then(connect);
   });
   document.getElementById('token-button').addEventListener('click', askToken);
   window.addEventListener('hashchange', render);
+  endpointInput.addEventListener('input', () => endpointInput.setCustomValidity(''));
+  await probe();
+  connect();
+}
+
+// /v1/health answers without a token and says whether one is needed, so the page never makes a request that 401s.
+async function probe() {
   try {
-    const health = await (await fetch('/v1/health', { cache: 'no-store' })).json();
+    const health = await (await fetch(new URL('/v1/health', ctx.endpoint), { cache: 'no-store' })).json();
     ctx.auth = health.auth || 'unknown';
   } catch {
     ctx.auth = 'unknown';
   }
-  connect();
 }
 
 start();

@@ -43,7 +43,7 @@ export function terminalPanel(ctx, sessionInfo) {
       const opened = await ctx.rpc.call('terminals/open', { cols, rows, ...(info && info.cwd ? { cwd: info.cwd } : {}) });
       terminalId = opened.terminal_id;
       const token = sessionStorage.getItem('sandbox-agent.token');
-      ws = new WebSocket(wsUrl(location, opened.websocket_path), wsProtocols(token));
+      ws = new WebSocket(wsUrl(ctx.endpoint, opened.websocket_path), wsProtocols(token));
       ws.binaryType = 'arraybuffer';
       ws.addEventListener('message', (ev) => term.write(typeof ev.data === 'string' ? ev.data : new Uint8Array(ev.data)));
       ws.addEventListener('close', () => {
