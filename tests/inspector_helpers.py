@@ -112,3 +112,24 @@ def both_widths(page: Any, name: str, focus: Any = None) -> None:
             focus.scroll_into_view_if_needed()
         shot(page, name)
     page.set_viewport_size(WIDE)
+
+
+CONTROL_ROLES = {"button", "link", "textbox", "combobox", "checkbox", "radio", "tab", "listbox", "spinbutton",
+                 "searchbox", "slider", "switch", "menuitem", "option"}
+
+
+def unnamed_controls(page: Any) -> list[str]:
+    """Controls in Chromium's accessibility tree without an accessible name (there should be none)."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+    finally:
+        cdp.detach()
+    bad = []
+    for node in nodes:
+        role = (node.get("role") or {}).get("value")
+        if node.get("ignored") or role not in CONTROL_ROLES:
+            continue
+        if not str((node.get("name") or {}).get("value") or "").strip():
+            bad.append(f"{role} (backend node {node.get('backendDOMNodeId')})")
+    return bad

@@ -32,6 +32,7 @@ from .inspector_helpers import (  # the *_fixture names register the browser and
     login,
     new_page,
     shot,
+    unnamed_controls,
 )
 
 TOKEN = "inspector-token"
@@ -195,6 +196,7 @@ def test_mock_session_end_to_end(server_factory, browser, console: ConsoleGuard,
     page.get_by_role("textbox", name="Name 1").fill("MOCK_SECRET")
     page.get_by_label("Value 1").fill("s3cret-value")
     both_widths(page, "create")
+    assert unnamed_controls(page) == []
     page.get_by_role("button", name="Create session").click()
     expect(page.get_by_role("heading", name=re.compile(r"^Session ses_"))).to_be_visible()
     sid = page.url.rsplit("/", 1)[-1]
@@ -219,6 +221,7 @@ def test_mock_session_end_to_end(server_factory, browser, console: ConsoleGuard,
     expect(card.get_by_label("Requested")).to_have_text("granted.txt")
     expect(page.get_by_role("status", name="Session status")).to_have_text("awaiting input")
     both_widths(page, "permission", card)
+    assert unnamed_controls(page) == []
     card.get_by_role("button", name="Allow once").click()
     expect(card).to_have_count(0)
     diff = page.get_by_role("region", name="Diff of granted.txt")
@@ -230,6 +233,7 @@ def test_mock_session_end_to_end(server_factory, browser, console: ConsoleGuard,
     q = page.get_by_role("article", name="Question: Which color?")
     q.get_by_role("radio", name="Green").check()
     both_widths(page, "question", q)
+    assert unnamed_controls(page) == []
     q.get_by_role("button", name="Answer").click()
     expect(q).to_have_count(0)
     expect(page.get_by_role("article", name="Assistant message").last).to_contain_text("You chose Green.")
@@ -272,6 +276,7 @@ def test_mock_session_end_to_end(server_factory, browser, console: ConsoleGuard,
     events.get_by_role("option").first.click()
     expect(page.get_by_role("region", name="Event JSON")).to_contain_text('"status": "accept"')
     both_widths(page, "raw-events")
+    assert unnamed_controls(page) == []
     page.get_by_role("combobox", name="Event type").select_option("")
     page.get_by_role("spinbutton", name="Jump to sequence").fill("5")
     page.get_by_role("button", name="Go").click()
@@ -309,6 +314,7 @@ def test_sessions_list_filters_and_updates_live(server_factory, browser, console
     page.get_by_role("combobox", name="Agent").select_option("mock")
     expect(table.get_by_role("row")).to_have_count(3)
     both_widths(page, "sessions")
+    assert unnamed_controls(page) == []
     srv.rpc("sessions/interrupt", {"session_id": busy})
     expect(row).to_contain_text("idle")
 
@@ -411,6 +417,7 @@ def test_agents_view_and_install_progress(server_factory, browser, console: Cons
     deltas = matrix.get_by_role("row").filter(has=page.get_by_role("rowheader", name="streaming deltas"))
     expect(deltas).to_contain_text("yes")
     both_widths(page, "agents")
+    assert unnamed_controls(page) == []
     mock.get_by_role("button", name="Reinstall Mock agent").click()
     expect(mock.get_by_role("status")).to_contain_text("last step: installed")
 
@@ -428,6 +435,7 @@ def test_terminal_tab(server_factory, browser, console: ConsoleGuard) -> None:  
     page.keyboard.type("echo inspector-$((40+2))\n")
     expect(page.locator(".xterm-rows")).to_contain_text("inspector-42")
     shot(page, "terminal")
+    assert unnamed_controls(page) == []
     page.get_by_role("button", name="Close terminal").click()
     expect(page.get_by_role("status").filter(has_text="Closed.")).to_be_visible()
 
