@@ -167,7 +167,7 @@ class Shipper:
                     self._lost(exc)
                     if self._stop.is_set():
                         return
-                    self._sleep(backoff)
+                    self._sleep(backoff, refresh=True)
                     backoff = min(backoff * 2, BACKOFF_MAX)
                     continue
                 if not moved:
@@ -176,11 +176,13 @@ class Shipper:
         finally:
             self._close()
 
-    def _sleep(self, seconds: float) -> None:
-        """Wait, refreshing the lag figures meanwhile (an outage must still show a growing lag)."""
+    def _sleep(self, seconds: float, refresh: bool = False) -> None:
+        """Wait; `refresh` keeps the lag figures current meanwhile (an outage must show a growing lag). Polls
+        between batches do not: each query costs a GIL hand-off, and the next batch sets them anyway."""
         deadline = time.monotonic() + seconds
         while True:
-            self._refresh_head()
+            if refresh:
+                self._refresh_head()
             left = deadline - time.monotonic()
             if left <= 0 or self._wake.wait(min(left, 0.25)):
                 break
