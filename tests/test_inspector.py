@@ -228,6 +228,15 @@ def test_mock_session_end_to_end(server_factory, browser, console: ConsoleGuard,
     expect(diff).to_contain_text("+written by the mock agent")
     expect(page.get_by_role("article", name="Assistant message").last).to_contain_text("Permission granted (once)")
 
+    # another, rejected with a note the agent sees
+    send(page, "permission nope.txt")
+    card = page.get_by_role("article", name="Permission request: write_file")
+    card.get_by_role("textbox", name="Note for the agent").fill("not that file")
+    card.get_by_role("button", name="Reject").click()
+    expect(card).to_have_count(0)
+    expect(page.get_by_role("article", name="Assistant message").last).to_contain_text(
+        "Permission denied: not that file")
+
     # a question, answered with an option
     send(page, "question Which color?")
     q = page.get_by_role("article", name="Question: Which color?")
@@ -272,7 +281,7 @@ def test_mock_session_end_to_end(server_factory, browser, console: ConsoleGuard,
     page.get_by_role("tab", name="Raw events").click()
     events = page.get_by_role("listbox", name="Events")
     page.get_by_role("combobox", name="Event type").select_option("permission.resolved")
-    expect(events.get_by_role("option")).to_have_count(1)
+    expect(events.get_by_role("option")).to_have_count(2)  # the one allowed, the one rejected
     events.get_by_role("option").first.click()
     expect(page.get_by_role("region", name="Event JSON")).to_contain_text('"status": "accept"')
     both_widths(page, "raw-events")
