@@ -96,7 +96,8 @@ class Daemon:
         if self.shipper is not None:  # sessions only the store has: listed, imported on a miss, resumable here
             from ..store.restore import StoreSessions
 
-            self.manager.remote = StoreSessions(self.store_url, self.state_dir)
+            shipper = self.shipper
+            self.manager.remote = StoreSessions(self.store_url, self.state_dir, lambda: shipper.state != "down")
         set_turn_lookup(self._running_turn)  # logs about a session also name its running turn
         restored = self.manager.restore()
         if restored:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,9 @@ IMPORTED_FILE = "store-imported.json"  # sessions imported here and not resumed 
 
 
 class StoreSessions:
-    def __init__(self, url: str, state_dir: Path) -> None:
-        self.store = Store(url, connect_timeout=3)  # a list call must not hang long on a store that is away
+    def __init__(self, url: str, state_dir: Path, reachable: Callable[[], bool] = lambda: True) -> None:
+        self.store = Store(url, connect_timeout=3)  # a lookup must not hang long on a store that is away
+        self.reachable = reachable  # the shipper's view: while the store is down, sessions/list does not wait on it
         self.state_dir = state_dir
         self.agents_dir = state_dir / "agents"
         self._importing: dict[str, asyncio.Future[None]] = {}
@@ -98,6 +100,8 @@ class StoreSessions:
         """SessionInfo of every store session this daemon does not hold (ended, as seen from here)."""
         from ..schema.methods import SessionInfo
 
+        if not self.reachable():
+            return []
         try:
             stored = await asyncio.to_thread(self.store.sessions)
         except StoreError as exc:
