@@ -38,6 +38,11 @@ def artifacts() -> Artifacts:
     return Artifacts(zipapp=cached_bundle("zipapp"), build_missing=False)
 
 
+@pytest.fixture(scope="module")
+def both_artifacts(artifacts: Artifacts) -> Artifacts:
+    return Artifacts(zipapp=artifacts.zipapp, standalone=cached_bundle("standalone"), build_missing=False)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -205,12 +210,14 @@ async def test_e2b_recipe(artifacts: Artifacts, tmp_path: Path) -> None:
     assert all(p.poll() is not None for p in sandbox.remote.procs), "kill() stopped the daemon"
 
 
-async def test_daytona_recipe(artifacts: Artifacts, tmp_path: Path) -> None:
+async def test_daytona_recipe(both_artifacts: Artifacts, tmp_path: Path) -> None:
     from recipes.daytona import launch
 
     client = daytona_stand_in(tmp_path)
-    launched = await launch(env={"OPENAI_API_KEY": "sk-demo"}, artifacts=artifacts, client=client, port=free_port())
-    assert launched.upload is not None and launched.upload.remote == "/tmp/sandbox-agent.pex"
+    env = {"OPENAI_API_KEY": "sk-demo"}
+    launched = await launch(env=env, artifacts=both_artifacts, client=client, port=free_port())
+    # given both, the probe (glibc 2.36 here) picks the standalone; file APIs drop the mode, the start command chmods
+    assert launched.upload is not None and launched.upload.remote == "/tmp/sandbox-agent"
     sandbox = client.sandboxes[0]
     assert sandbox.params.env_vars == {"OPENAI_API_KEY": "sk-demo"} and sandbox.params.public is False
     await run_mock_session(launched)
