@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -91,7 +92,7 @@ def login(page: Any, base_url: str, token: str | None, route: str = "#/sessions"
     if token:
         page.get_by_role("textbox", name="Token").fill(token)
         page.get_by_role("button", name="Connect").click()
-    expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text=re.compile(r"^Connected$"))).to_be_visible()
 
 
 def shot(page: Any, name: str) -> Path:

@@ -36,6 +36,7 @@ from .inspector_helpers import (  # the *_fixture names register the browser and
 )
 
 TOKEN = "inspector-token"
+CONNECTED = re.compile(r"^Connected$")  # not "Disconnected, retrying…"
 STATIC = ROOT / "sandbox_agent" / "ui" / "static"
 VENDOR = STATIC / "vendor"
 
@@ -110,7 +111,7 @@ def test_inspector_served_elsewhere_drives_another_daemon(server_factory, browse
     sid = create(daemon)
     page = new_page(browser, console)
     page.goto(origin + "/ui/")
-    expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text=CONNECTED)).to_be_visible()
     page.get_by_role("button", name="Set token").click()
     page.get_by_text("Another daemon").click()
     page.get_by_role("textbox", name="Daemon address").fill(daemon.url)
@@ -346,6 +347,34 @@ def test_terminate_and_resume(server_factory, browser, console: ConsoleGuard) ->
     expect(page.get_by_role("article", name="Assistant message").last).to_contain_text("hello")
 
 
+def test_reconnects_after_a_daemon_restart(server_factory, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    state = tmp_path / "state"
+    srv = server_factory(token=TOKEN, state_dir=state, extra=["--port", str(port)])
+    sid = create(srv)
+    prompt(srv, sid, "hello before")
+    # while the daemon is down, Chromium itself logs each refused reconnect; nothing else may be logged
+    guard = ConsoleGuard(allowed=("WebSocket connection to",))
+    page = new_page(browser, guard)
+    login(page, srv.url, TOKEN)
+    open_session(page, srv, sid)
+    srv.kill9()
+    expect(page.get_by_role("status").filter(has_text="Disconnected, retrying")).to_be_visible()
+    again = server_factory(token=TOKEN, state_dir=state, extra=["--port", str(port)])
+    expect(page.get_by_role("status").filter(has_text=CONNECTED)).to_be_visible(timeout=30_000)
+    expect(page.locator("section.session[data-loaded=true]")).to_have_count(1)
+    again.rpc("sessions/resume", {"session_id": sid})
+    send(page, "hello after")
+    expect(page.get_by_text("Session resumed")).to_be_visible()
+    expect(page.get_by_role("article", name="Assistant message").last).to_contain_text("You said: hello after")
+    expect(page.get_by_role("article", name="User message").first).to_contain_text("hello before")
+    guard.check()
+
+
 def test_two_browsers_on_one_session(server_factory, browser, console: ConsoleGuard) -> None:  # type: ignore[no-untyped-def]
     srv = server_factory(token=TOKEN)
     sid = create(srv)
@@ -495,7 +524,7 @@ def test_performance_first_paint_big_session_and_weight(server_factory, browser,
     first_paint = sorted(paints)[len(paints) // 2]
     page.get_by_role("textbox", name="Token").fill(TOKEN)
     page.get_by_role("button", name="Connect").click()
-    expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text=CONNECTED)).to_be_visible()
     shell_weight = sum(sizes.values())
 
     opens = []

@@ -122,9 +122,13 @@ function connect() {
       render();
     }
   });
+  let opened = false;
   rpc.addEventListener('open', () => {
     ctx.methods = null;
-    render(); // each view subscribes again from scratch after a reconnect
+    // After a reconnect a view that can catch up in place does (nothing typed is lost); the others re-render.
+    if (opened && cleanup && cleanup.resync) cleanup.resync();
+    else render();
+    opened = true;
   });
   rpc.connect();
 }

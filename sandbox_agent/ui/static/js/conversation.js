@@ -79,7 +79,7 @@ export class Conversation {
         this.add({ type: 'error', seq: ev.sequence, data: d, el: null });
         break;
       case 'session.started':
-        this.add({ type: 'marker', seq: ev.sequence, text: d.resumed ? 'Session resumed' : d.forked_from ? `Forked from ${d.forked_from}` : 'Session started', el: null });
+        this.add({ type: 'marker', seq: ev.sequence, text: d.resumed || (d.metadata && d.metadata.resumed) ? 'Session resumed' : d.forked_from ? `Forked from ${d.forked_from}` : 'Session started', el: null });
         break;
       case 'session.ended':
         this.add({

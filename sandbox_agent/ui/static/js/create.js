@@ -72,6 +72,8 @@ export function mount(root, ctx) {
   });
 
   root.append(h('section', { class: 'view', 'aria-labelledby': 'new-title' }, h('h2', { id: 'new-title', text: 'New session' }), form));
+  const cleanup = () => {};
+  cleanup.resync = () => {}; // keep what was typed; the next submit goes over the new connection
   (async () => {
     try {
       ({ agents } = await ctx.rpc.call('agents/list'));
@@ -84,4 +86,5 @@ export function mount(root, ctx) {
     if (first) agent.value = first.id;
     onAgent();
   })();
+  return cleanup;
 }

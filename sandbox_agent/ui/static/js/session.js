@@ -120,6 +120,7 @@ export function mount(root, ctx, sessionId) {
     else if (ev.type === 'session.ended') {
       ended = true;
       running = false;
+      if (loaded) watchForResume();
     }
     conv.apply(ev);
     raw.added(ev);
@@ -131,6 +132,10 @@ export function mount(root, ctx, sessionId) {
   function finishLoad() {
     if (loaded) return;
     loaded = true;
+    if (info && info.status === 'ended' && lastSeq <= info.event_count) {
+      ended = true; // restored after a crash: ended without a session.ended event
+      running = false;
+    }
     loading.remove();
     conv.mount();
     pending.render();
@@ -138,6 +143,7 @@ export function mount(root, ctx, sessionId) {
     const ms = Math.round(performance.now() - opened);
     section.dataset.loadMs = String(ms);
     section.dataset.loaded = 'true';
+    if (ended) watchForResume();
     performance.mark('inspector-session-loaded');
     requestAnimationFrame(() => {
       const scroller = document.scrollingElement;
@@ -152,7 +158,35 @@ export function mount(root, ctx, sessionId) {
     if (p.subscription_id !== subscriptionId) return;
     subscriptionId = null;
     if (p.reason === 'overflow' && !stopped) subscribe();
+    else if (p.reason === 'session_ended' && !stopped) {
+      // the daemon's word: a session restored after a crash has no session.ended event of its own
+      ended = true;
+      running = false;
+      if (loaded) drawStatus();
+      watchForResume();
+    }
   });
+
+  // An ended session may be resumed by any client; look now and then, and follow it again when it is.
+  let resumeTimer = null;
+  function watchForResume() {
+    clearTimeout(resumeTimer);
+    resumeTimer = setTimeout(async () => {
+      if (stopped || !ended) return;
+      try {
+        const now = await ctx.rpc.call('sessions/get', { session_id: sessionId });
+        if (now.status !== 'ended') {
+          info = now;
+          drawMeta();
+          if (!subscriptionId) await subscribe(); // else its events (session.started first) are on their way
+          return;
+        }
+      } catch {
+        // not connected right now: the next view mount subscribes afresh
+      }
+      watchForResume();
+    }, 2000);
+  }
 
   async function subscribe() {
     try {
@@ -213,11 +247,34 @@ export function mount(root, ctx, sessionId) {
     if (info.event_count === 0 || lastSeq >= info.event_count) finishLoad();
   })();
 
-  return () => {
+  // After a reconnect: the old subscription died with the socket; read what was missed, then follow again.
+  async function resync() {
+    subscriptionId = null;
+    try {
+      info = await ctx.rpc.call('sessions/get', { session_id: sessionId });
+    } catch {
+      return;
+    }
+    drawMeta();
+    await loadHistory();
+    if (stopped) return;
+    if (info.status === 'ended' && !ended) {
+      ended = true;
+      running = false;
+    }
+    await subscribe();
+    if (loaded) drawStatus();
+    if (ended) watchForResume();
+  }
+
+  const cleanup = () => {
     stopped = true;
+    clearTimeout(resumeTimer);
     offEvent();
     offClosed();
     if (subscriptionId) ctx.rpc.call('sessions/unsubscribe', { subscription_id: subscriptionId }).catch(() => {});
     if (panels.terminal && panels.terminal.dispose) panels.terminal.dispose();
   };
+  cleanup.resync = resync;
+  return cleanup;
 }

@@ -103,8 +103,10 @@ export function mount(root, ctx) {
     if (!stopped) timer = setTimeout(poll, POLL_MS);
   }
   poll();
-  return () => {
+  const cleanup = () => {
     stopped = true;
     clearTimeout(timer);
   };
+  cleanup.resync = () => {}; // the polling carries on over the new connection
+  return cleanup;
 }
