@@ -121,7 +121,12 @@ export class RawEvents {
   }
 
   schedule() {
-    if (!this.frame) this.frame = requestAnimationFrame(() => this.draw());
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.visible() ? this.draw() : (this.frame = 0));
+  }
+
+  // While its tab is hidden, streaming events cost nothing here; showing the tab draws it.
+  visible() {
+    return this.el.isConnected && !this.el.closest('[hidden]');
   }
 
   draw() {
