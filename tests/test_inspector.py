@@ -472,7 +472,7 @@ def test_terminal_tab(server_factory, browser, console: ConsoleGuard) -> None:  
     expect(page.locator(".xterm-rows")).to_contain_text(re.compile(r"[$#]"))  # the shell's prompt
     page.keyboard.type("echo inspector-$((40+2))\n")
     expect(page.locator(".xterm-rows")).to_contain_text("inspector-42")
-    shot(page, "terminal")
+    both_widths(page, "terminal")
     assert unnamed_controls(page) == []
     page.get_by_role("button", name="Close terminal").click()
     expect(page.get_by_role("status").filter(has_text="Closed.")).to_be_visible()
