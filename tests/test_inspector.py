@@ -228,6 +228,8 @@ def test_mock_session_end_to_end(server_factory, browser, console: ConsoleGuard,
     diff = page.get_by_role("region", name="Diff of granted.txt")
     expect(diff).to_contain_text("+written by the mock agent")
     expect(page.get_by_role("article", name="Assistant message").last).to_contain_text("Permission granted (once)")
+    usage = page.get_by_role("definition").filter(has_text=re.compile(r"^\d+ turns?, \d+ tokens in, \d+ out$"))
+    expect(usage).to_be_visible()  # the session's usage, refreshed when a turn ends
 
     # another, rejected with a note the agent sees
     send(page, "permission nope.txt")

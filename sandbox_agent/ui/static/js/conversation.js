@@ -186,7 +186,8 @@ export class Conversation {
       : null;
     const collapsible = ['reasoning', 'tool_call', 'tool_result'].includes(item.kind);
     if (collapsible) {
-      const open = entry.open ?? (item.kind !== 'reasoning');
+      // reasoning stays open while it streams, then folds away unless the user opened or closed it
+      const open = entry.open ?? (item.kind !== 'reasoning' || item.status === 'in_progress');
       const details = h('details', { class: cls, open, 'aria-label': label },
         h('summary', {}, h('span', { class: 'kind', text: label }), h('span', { class: `st st-${item.status}`, text: status })),
         body, nested);

@@ -106,8 +106,27 @@ export function mount(root, ctx, sessionId) {
   function drawMeta() {
     if (!info) return;
     const rows = [['Agent', info.agent], ['Model', info.model], ['Mode', info.agent_mode], ['Permissions', info.permission_mode],
-      ['Working dir', info.cwd], ['Native id', info.native_session_id], ['Created', info.created_at]];
+      ['Working dir', info.cwd], ['Native id', info.native_session_id], ['Created', info.created_at], ['Usage', usageText(info.usage)]];
     meta.replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
+  }
+
+  function usageText(u) {
+    if (!u || !u.turns) return '';
+    const parts = [`${u.turns} turn${u.turns === 1 ? '' : 's'}`];
+    if (u.input_tokens != null) parts.push(`${u.input_tokens} tokens in`);
+    if (u.output_tokens != null) parts.push(`${u.output_tokens} out`);
+    if (u.total_cost_usd != null) parts.push(`$${u.total_cost_usd.toFixed(4)}`);
+    return parts.join(', ');
+  }
+
+  // Totals and the native id change with turns: ask again when one ends (once per turn, not per event).
+  async function refreshInfo() {
+    try {
+      info = await ctx.rpc.call('sessions/get', { session_id: sessionId });
+      if (!stopped) drawMeta();
+    } catch {
+      // the next turn tries again
+    }
   }
 
   function onEvent(ev) {
@@ -126,6 +145,7 @@ export function mount(root, ctx, sessionId) {
     raw.added(ev);
     if (pending.apply(ev) && loaded) pending.render();
     if (loaded && (ev.type.startsWith('turn.') || ev.type.startsWith('session.'))) drawStatus();
+    if (loaded && ev.type === 'turn.ended') refreshInfo();
     if (!loaded && lastSeq >= (info ? info.event_count : 0)) finishLoad();
   }
 
