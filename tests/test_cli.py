@@ -57,4 +57,4 @@ def test_api_errors_are_one_line(server) -> None:  # type: ignore[no-untyped-def
 def test_mcp_without_the_sdk_says_how_to_get_it() -> None:
     code = "import sys; sys.modules['mcp'] = None; from sandbox_agent.cli import main; sys.exit(main(['mcp']))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 1 and "pip install 'sandbox-agent[mcp]'" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 1 and "pip install 'sandbox-agent-py[mcp]'" in out.stderr and "Traceback" not in out.stderr

@@ -21,12 +21,20 @@ from .roots import FsRoots, fs_errors, outside
 MAX_UPLOAD_EXPANDED = 2 * 1024**3  # a tar that inflates past this is refused before anything is written
 MAX_MEMBER_PATH = 1024
 
-_ESCAPES = (
-    tarfile.AbsolutePathError,
-    tarfile.AbsoluteLinkError,
-    tarfile.OutsideDestinationError,
-    tarfile.LinkOutsideDestinationError,
+# tarfile's extraction filters arrived in CPython 3.11.4 (Debian 12 ships 3.11.2): the daemon must still start
+# there, and tar upload then says what it needs instead of extracting without the filter.
+_ESCAPES = tuple(
+    getattr(tarfile, name)
+    for name in ("AbsolutePathError", "AbsoluteLinkError", "OutsideDestinationError", "LinkOutsideDestinationError")
+    if hasattr(tarfile, name)
 )
+
+
+class _NoFilterError(Exception):
+    pass
+
+
+_FILTER_ERROR: type[Exception] = getattr(tarfile, "FilterError", _NoFilterError)
 
 
 def upload_tar(roots: FsRoots, path: str, archive: bytes | IO[bytes]) -> FsUploadResult:
@@ -35,6 +43,12 @@ def upload_tar(roots: FsRoots, path: str, archive: bytes | IO[bytes]) -> FsUploa
     with fs_errors(path):
         os.close(roots.open_dir(loc, create=True))
     dest = loc.real
+    if not hasattr(tarfile, "data_filter"):
+        raise AppError(
+            ErrorKind.NOT_SUPPORTED,
+            "tar upload needs Python 3.11.4 or newer (tarfile's data filter); upload files one by one instead",
+            path=path,
+        )
     try:
         tar = tarfile.open(fileobj=fileobj, mode="r:*")
     except (tarfile.TarError, EOFError, OSError) as exc:
@@ -52,7 +66,7 @@ def upload_tar(roots: FsRoots, path: str, archive: bytes | IO[bytes]) -> FsUploa
                 tar.extractall(dest, members=kept, filter="data")
         except _ESCAPES as exc:
             raise outside(path, f"an archive member escapes the destination ({exc})") from None
-        except tarfile.FilterError as exc:
+        except _FILTER_ERROR as exc:
             raise AppError(ErrorKind.FS_ERROR, f"unsafe archive member: {exc}", path=path) from None
         except (tarfile.TarError, EOFError) as exc:
             raise AppError(ErrorKind.FS_ERROR, f"corrupt tar archive: {exc}", path=path) from None

@@ -57,7 +57,7 @@ async def serve_mcp_stdio(
             await daemon.stop()
 
 
-MISSING = "the MCP facade needs the mcp SDK: pip install 'sandbox-agent[mcp]'"
+MISSING = "the MCP facade needs the mcp SDK: pip install 'sandbox-agent-py[mcp]'"
 
 
 async def _missing_sdk(scope: Scope, receive: Receive, send: Send) -> None:
