@@ -45,6 +45,11 @@ export class Conversation {
     this.el.append(this.more, this.list);
     this.more.hidden = true;
     this.mounted = false;
+    // Scrolling up to the button loads the earlier items too; the view stays where it was.
+    this.observer = new IntersectionObserver((seen) => {
+      if (this.mounted && !this.more.hidden && seen.some((e) => e.isIntersecting)) this.showEarlier();
+    });
+    this.observer.observe(this.more);
   }
 
   // Apply one event to the model; rendering happens later in one batch.
@@ -136,10 +141,14 @@ export class Conversation {
   }
 
   showEarlier() {
+    if (this.shownFrom === 0) return;
     const from = Math.max(0, this.shownFrom - PAGE_ENTRIES);
     const frag = document.createDocumentFragment();
     for (const entry of this.entries.slice(from, this.shownFrom)) frag.append(this.render(entry));
+    const scroller = document.scrollingElement;
+    const height = scroller.scrollHeight;
     this.list.prepend(frag);
+    scroller.scrollTop += scroller.scrollHeight - height;
     this.shownFrom = from;
     this.more.hidden = from === 0;
     this.more.textContent = `Show earlier items (${from})`;

@@ -294,6 +294,7 @@ export function mount(root, ctx, sessionId) {
     offClosed();
     if (subscriptionId) ctx.rpc.call('sessions/unsubscribe', { subscription_id: subscriptionId }).catch(() => {});
     if (panels.terminal && panels.terminal.dispose) panels.terminal.dispose();
+    conv.observer.disconnect();
   };
   cleanup.resync = resync;
   return cleanup;
