@@ -10,7 +10,7 @@ from acp.agent.connection import AgentSideConnection
 from acp.core import DEFAULT_STDIO_BUFFER_LIMIT_BYTES
 from acp.stdio import stdio_streams
 
-from ..mcp.backend import Backend, InProcessBackend, RemoteBackend
+from ..mcp.backend import open_backend
 from ..server.daemon import Daemon
 from .agent import SandboxAcpAgent
 from .transport import StdioTransport
@@ -23,31 +23,8 @@ async def serve_acp_stdio(
     attach_to: tuple[Path, list[str]] | None = None,
     default_agent: str = "mock",
 ) -> None:
-    backend: Backend
-    client = None
-    if endpoint:
-        from ..client import SandboxAgent
-
-        client = await SandboxAgent.connect(endpoint, token)
-        backend = RemoteBackend(client)
-    elif attach_to is not None:
-        from ..client import SandboxAgent
-        from ..client.transports import Transport, UnixTransport
-
-        state_dir, args = attach_to
-
-        async def attach() -> Transport:
-            return await UnixTransport.attach(state_dir, args)
-
-        client = SandboxAgent(attach, reconnect=True)
-        await client._open()
-        backend = RemoteBackend(client)
-    else:
-        assert daemon is not None
-        await daemon.start()
-        backend = InProcessBackend(daemon)
-    agent = SandboxAcpAgent(backend, default_agent)
-    try:
+    async with open_backend(daemon, endpoint, token, attach_to) as backend:
+        agent = SandboxAcpAgent(backend, default_agent)
         reader, writer = await stdio_streams(limit=DEFAULT_STDIO_BUFFER_LIMIT_BYTES)
         conn = AgentSideConnection(agent, StdioTransport(reader, writer), listening=False, use_unstable_protocol=True)
         try:
@@ -56,8 +33,3 @@ async def serve_acp_stdio(
             await agent.close()
             with contextlib.suppress(Exception):
                 await conn.close()
-    finally:
-        if client is not None:
-            await client.close()
-        if daemon is not None and not endpoint and attach_to is None:
-            await daemon.stop()

@@ -100,12 +100,19 @@ class SandboxAgent(HostMixin):
         where = Path(state_dir).absolute() if state_dir else default_state_dir({**os.environ, **(env or {})})
         idle = idle_exit if idle_exit is not None else float(os.environ.get("SANDBOX_AGENT_IDLE_EXIT") or 0)
         args += ["--idle-exit", str(idle or DEFAULT_IDLE_EXIT)]
+        return await cls.attach(where, args, env)
 
-        async def attach() -> Transport:
-            return await UnixTransport.attach(where, args, env)
+    @classmethod
+    async def attach(
+        cls, state_dir: Path, daemon_args: list[str], env: dict[str, str] | None = None
+    ) -> SandboxAgent:
+        """Connect to the state dir's daemon over its socket, starting it with `daemon_args` if none runs."""
+
+        async def opener() -> Transport:
+            return await UnixTransport.attach(state_dir, daemon_args, env)
 
         # A daemon that died is restarted by the next attach; subscriptions resume from their last sequence.
-        client = cls(attach, reconnect=True)
+        client = cls(opener, reconnect=True)
         await client._open()
         return client
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
@@ -63,3 +65,32 @@ class RemoteBackend:
     async def events(self, session_id: str, offset: int) -> AsyncIterator[dict[str, Any]]:
         async for event in self.client.events(session_id, offset):
             yield event.model_dump(mode="json", exclude_none=True)
+
+
+@contextlib.asynccontextmanager
+async def open_backend(
+    daemon: Daemon | None,
+    endpoint: str | None,
+    token: str | None,
+    attach_to: tuple[Path, list[str]] | None = None,
+) -> AsyncIterator[Backend]:
+    """The backend of a stdio facade (`mcp`, `acp`): a running server (`endpoint`), the state dir's daemon
+    (`attach_to`), or a private in-process `daemon`, which it starts and stops."""
+    from ..client import SandboxAgent
+
+    if endpoint:
+        client = await SandboxAgent.connect(endpoint, token)
+    elif attach_to is not None:
+        client = await SandboxAgent.attach(*attach_to)
+    else:
+        assert daemon is not None
+        await daemon.start()
+        try:
+            yield InProcessBackend(daemon)
+        finally:
+            await daemon.stop()
+        return
+    try:
+        yield RemoteBackend(client)
+    finally:
+        await client.close()

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from ..server.daemon import Daemon
-from .backend import Backend, InProcessBackend, RemoteBackend
+from .backend import InProcessBackend, open_backend
 
 log = logging.getLogger(__name__)
 
@@ -25,36 +25,8 @@ async def serve_mcp_stdio(
     private in-process `daemon`."""
     from .facade import build_server
 
-    backend: Backend
-    client = None
-    if endpoint:
-        from ..client import SandboxAgent
-
-        client = await SandboxAgent.connect(endpoint, token)
-        backend = RemoteBackend(client)
-    elif attach_to is not None:
-        from ..client import SandboxAgent
-        from ..client.transports import Transport, UnixTransport
-
-        state_dir, args = attach_to
-
-        async def attach() -> Transport:
-            return await UnixTransport.attach(state_dir, args)
-
-        client = SandboxAgent(attach, reconnect=True)
-        await client._open()
-        backend = RemoteBackend(client)
-    else:
-        assert daemon is not None
-        await daemon.start()
-        backend = InProcessBackend(daemon)
-    try:
+    async with open_backend(daemon, endpoint, token, attach_to) as backend:
         await build_server(backend).run_stdio_async()
-    finally:
-        if client is not None:
-            await client.close()
-        if daemon is not None and not endpoint and attach_to is None:
-            await daemon.stop()
 
 
 MISSING = "the MCP facade needs the mcp SDK: pip install 'sandbox-agent-py[mcp]'"
