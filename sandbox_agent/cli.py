@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -425,32 +425,24 @@ async def _fake_llm(replies: list[Any], port: int) -> None:
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
+    import importlib.util
+
     from .mcp.run import MISSING, serve_mcp_stdio
 
-    try:
-        import mcp  # noqa: F401
-    except ImportError:
-        raise CliError(MISSING) from None
-
-    from .statedir import AttachFailed, StateDirOwned
-
-    token = args.token or os.environ.get("SANDBOX_AGENT_TOKEN")
-    private = args.embedded or args.ephemeral
-    daemon = _daemon(args) if private and not args.endpoint else None
-    attach_to = None if (args.endpoint or private) else (_state_dir(args), _spawn_args(args))
-    try:
-        run_async(serve_mcp_stdio(daemon, args.endpoint, token, attach_to))
-    except (StateDirOwned, AttachFailed) as exc:
-        raise CliError(str(exc)) from None
-    except KeyboardInterrupt:
-        pass
-    except OSError as exc:
-        raise CliError(f"cannot reach {args.endpoint}: {exc}") from None
-    return 0
+    if importlib.util.find_spec("mcp") is None:  # importing it costs ~1 s, done while the daemon starts
+        raise CliError(MISSING)
+    return _serve_facade(args, serve_mcp_stdio)
 
 
 def cmd_acp(args: argparse.Namespace) -> int:
     from .acp.run import serve_acp_stdio
+
+    return _serve_facade(args, lambda *backend: serve_acp_stdio(*backend, args.agent))
+
+
+def _serve_facade(args: argparse.Namespace, serve: Callable[..., Coroutine[Any, Any, None]]) -> int:
+    """Run a stdio facade (`mcp`, `acp`) over a running server, the state dir's daemon, or a private one."""
+    from .mcp.backend import first_error
     from .statedir import AttachFailed, StateDirOwned
 
     token = args.token or os.environ.get("SANDBOX_AGENT_TOKEN")
@@ -458,13 +450,17 @@ def cmd_acp(args: argparse.Namespace) -> int:
     daemon = _daemon(args) if private and not args.endpoint else None
     attach_to = None if (args.endpoint or private) else (_state_dir(args), _spawn_args(args))
     try:
-        run_async(serve_acp_stdio(daemon, args.endpoint, token, attach_to, args.agent))
+        try:
+            run_async(serve(daemon, args.endpoint, token, attach_to))
+        except BaseExceptionGroup as group:
+            raise first_error(group) from None
     except (StateDirOwned, AttachFailed) as exc:
         raise CliError(str(exc)) from None
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        raise CliError(f"cannot reach {args.endpoint}: {exc}") from None
+        where = f"reach {args.endpoint}" if args.endpoint else f"use the state dir {_state_dir(args)}"
+        raise CliError(f"cannot {where}: {exc}") from None
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from sandbox_agent import __version__
 
@@ -58,3 +59,20 @@ def test_mcp_without_the_sdk_says_how_to_get_it() -> None:
     code = "import sys; sys.modules['mcp'] = None; from sandbox_agent.cli import main; sys.exit(main(['mcp']))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "pip install 'sandbox-agent-py[mcp]'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_stdio_facades_report_an_unusable_state_dir_and_exit(tmp_path: Path) -> None:
+    # The facades answer their client before the daemon is attached; a failed attach must still end the process
+    # with one clear line, not leave an MCP/ACP server whose every call hangs.
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for facade in ("mcp", "acp"):
+        out = subprocess.run(
+            [sys.executable, "-m", "sandbox_agent", facade, "--state-dir", str(blocker / "state")],
+            input="",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 1, (facade, out.stderr)
+        assert "cannot use the state dir" in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -29,6 +29,9 @@ async def test_claude_orchestrates_a_mock_session_through_mcp(tmp_path: Path) ->
                 "type": "stdio",
                 "command": sys.executable,
                 "args": ["-m", "sandbox_agent", "mcp", "--state-dir", str(state), "--log-level", "warning"],
+                # `claude -p` starts the turn without waiting for MCP servers unless told to; the scripted model
+                # answers at once, so without this its first call can find the tools not there yet.
+                "alwaysLoad": True,
             }
         }
     }

@@ -3,17 +3,13 @@ the state dir's daemon (`attach_to`), or a private daemon in this process — th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from pathlib import Path
+from typing import Any
 
-from acp.agent.connection import AgentSideConnection
-from acp.core import DEFAULT_STDIO_BUFFER_LIMIT_BYTES
-from acp.stdio import stdio_streams
-
-from ..mcp.backend import open_backend
+from ..mcp.backend import DeferredBackend, open_backend
 from ..server.daemon import Daemon
-from .agent import SandboxAcpAgent
-from .transport import StdioTransport
 
 
 async def serve_acp_stdio(
@@ -23,13 +19,36 @@ async def serve_acp_stdio(
     attach_to: tuple[Path, list[str]] | None = None,
     default_agent: str = "mock",
 ) -> None:
-    async with open_backend(daemon, endpoint, token, attach_to) as backend:
-        agent = SandboxAcpAgent(backend, default_agent)
-        reader, writer = await stdio_streams(limit=DEFAULT_STDIO_BUFFER_LIMIT_BYTES)
-        conn = AgentSideConnection(agent, StdioTransport(reader, writer), listening=False, use_unstable_protocol=True)
+    backend = DeferredBackend()
+    async with asyncio.TaskGroup() as group:
+        # As for MCP: the daemon starts while the ACP SDK is imported, and requests that need it wait for it.
+        group.create_task(backend.hold(open_backend(daemon, endpoint, token, attach_to)))
+        sdk = await asyncio.to_thread(_import_sdk)
         try:
-            await conn.listen()
+            await _serve(backend, default_agent, *sdk)
         finally:
-            await agent.close()
-            with contextlib.suppress(Exception):
-                await conn.close()
+            backend.release()
+
+
+def _import_sdk() -> tuple[Any, ...]:
+    from acp.agent.connection import AgentSideConnection
+    from acp.core import DEFAULT_STDIO_BUFFER_LIMIT_BYTES
+    from acp.stdio import stdio_streams
+
+    from .agent import SandboxAcpAgent
+    from .transport import StdioTransport
+
+    return AgentSideConnection, DEFAULT_STDIO_BUFFER_LIMIT_BYTES, stdio_streams, SandboxAcpAgent, StdioTransport
+
+
+async def _serve(backend: DeferredBackend, default_agent: str, *sdk: Any) -> None:
+    connection, limit, stdio_streams, agent_type, transport = sdk
+    agent = agent_type(backend, default_agent)
+    reader, writer = await stdio_streams(limit=limit)
+    conn = connection(agent, transport(reader, writer), listening=False, use_unstable_protocol=True)
+    try:
+        await conn.listen()
+    finally:
+        await agent.close()
+        with contextlib.suppress(Exception):
+            await conn.close()

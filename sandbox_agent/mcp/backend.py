@@ -67,6 +67,40 @@ class RemoteBackend:
             yield event.model_dump(mode="json", exclude_none=True)
 
 
+class DeferredBackend:
+    """A backend still being opened. A stdio facade serves `initialize` and its tool list at once and lets calls
+    wait here: `claude -p` starts its first turn without waiting for MCP servers that are still connecting, and
+    spawning the state dir's daemon takes as long as importing the MCP SDK, so the two now overlap."""
+
+    def __init__(self) -> None:
+        self._ready: asyncio.Future[Backend] = asyncio.get_running_loop().create_future()
+        self._release = asyncio.Event()
+
+    async def hold(self, opening: contextlib.AbstractAsyncContextManager[Backend]) -> None:
+        """Open the backend, serve it until `release`, then close it. Fails like `open_backend` would."""
+        async with opening as backend:
+            self._ready.set_result(backend)
+            await self._release.wait()
+
+    def release(self) -> None:
+        self._release.set()
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        return await (await asyncio.shield(self._ready)).call(method, params)
+
+    async def events(self, session_id: str, offset: int) -> AsyncIterator[dict[str, Any]]:
+        backend = await asyncio.shield(self._ready)
+        async for event in backend.events(session_id, offset):
+            yield event
+
+
+def first_error(exc: BaseException) -> BaseException:
+    """The error a task group failed with, so the CLI can report it as before (a group wraps it)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
 @contextlib.asynccontextmanager
 async def open_backend(
     daemon: Daemon | None,

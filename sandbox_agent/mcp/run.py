@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from ..server.daemon import Daemon
-from .backend import InProcessBackend, open_backend
+from .backend import DeferredBackend, InProcessBackend, open_backend
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +24,21 @@ async def serve_mcp_stdio(
 ) -> None:
     """Serve MCP on stdio over a running server (`endpoint`), the state dir's daemon (`attach_to`), or a
     private in-process `daemon`."""
+    backend = DeferredBackend()
+    async with asyncio.TaskGroup() as group:
+        # The daemon starts (another process) while this one imports the MCP SDK (~1 s) in a thread.
+        group.create_task(backend.hold(open_backend(daemon, endpoint, token, attach_to)))
+        build_server = await asyncio.to_thread(_import_facade)
+        try:
+            await build_server(backend).run_stdio_async()
+        finally:
+            backend.release()
+
+
+def _import_facade() -> Any:
     from .facade import build_server
 
-    async with open_backend(daemon, endpoint, token, attach_to) as backend:
-        await build_server(backend).run_stdio_async()
+    return build_server
 
 
 MISSING = "the MCP facade needs the mcp SDK: pip install 'sandbox-agent-py[mcp]'"
