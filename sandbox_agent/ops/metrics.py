@@ -119,6 +119,9 @@ class DaemonCollector(Collector):
             subscribers += len(log.subscribers)
             for sub in log.subscribers:
                 lag = max(lag, log.visible_seq - sub.cursor)
+        for parked in manager.parked.values() if manager is not None else ():  # ended, unused: counts only
+            by_status[(parked.agent, "ended")] = by_status.get((parked.agent, "ended"), 0) + 1
+            events[parked.agent] = events.get(parked.agent, 0) + parked.last_seq
         yield _gauge(P + "sessions", "Sessions in this daemon, by agent and status", ["agent", "status"], by_status)
         yield _gauge(P + "session_events", "Events in this daemon's sessions (last sequences)", ["agent"], events)
         yield _gauge(P + "hitl_pending", "Requests waiting for an answer", ["kind"], pending)

@@ -105,7 +105,7 @@ async def sessions_resume(p: ResumeParams, ctx: ClientContext) -> SessionInfo:
 
 @api.method("sessions/list", EmptyParams, list[SessionInfo], "Every session, live and ended (restored too).")
 async def sessions_list(p: EmptyParams, ctx: ClientContext) -> list[SessionInfo]:
-    local = [s.info() for s in ctx.daemon.sessions.list()]
+    local = ctx.daemon.sessions.infos()
     remote = ctx.daemon.sessions.remote  # with --store: sessions only the store has, too
     return local if remote is None else local + await remote.infos({s.session_id for s in local})
 

@@ -22,7 +22,7 @@ from .client_context import ClientContext
 async def sessions_usage(p: UsageParams, ctx: ClientContext) -> UsageResult:
     manager = ctx.daemon.sessions
     store_url = getattr(ctx.daemon, "store_url", None)
-    if p.session_id is not None and p.session_id in manager.sessions:
+    if p.session_id is not None and manager.known(p.session_id):
         return aggregate([manager.get(p.session_id)], p)
     if p.session_id is not None and not store_url:
         manager.get(p.session_id)  # session_not_found
@@ -30,7 +30,7 @@ async def sessions_usage(p: UsageParams, ctx: ClientContext) -> UsageResult:
     result = aggregate(local, p)
     if store_url:
         try:
-            stored = await asyncio.to_thread(stored_usage, store_url, p, set(manager.sessions))
+            stored = await asyncio.to_thread(stored_usage, store_url, p, {*manager.sessions, *manager.parked})
         except Exception as exc:  # the store is optional: say what is missing instead of failing
             from ..store.shipper import scrub  # (imported here: the store's modules load psycopg)
 

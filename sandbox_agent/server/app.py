@@ -57,7 +57,7 @@ def build_app(
             {
                 "status": "ok" if started else "starting",
                 "version": __version__,
-                "sessions": len(daemon.sessions.sessions) if started else 0,
+                "sessions": daemon.sessions.count() if started else 0,
                 "journal": daemon.journal_status(),
                 "auth": "bearer" if token else "none",  # lets the Inspector ask for a token before any 401
                 **_store_health(daemon),

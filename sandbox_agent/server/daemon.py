@@ -100,6 +100,7 @@ class Daemon:
             self.manager.remote = StoreSessions(self.store_url, self.state_dir, lambda: shipper.state != "down")
         set_turn_lookup(self._running_turn)  # logs about a session also name its running turn
         restored = self.manager.restore()
+        self.manager.start_parking()
         if restored:
             log.info("restored %d sessions from %s", restored, self.state_dir)
         if self.listen_socket:
@@ -128,7 +129,9 @@ class Daemon:
         return self.manager
 
     def _session_cwds(self) -> list[str]:
-        return [s.record.cwd for s in self.manager.sessions.values()] if self.manager is not None else []
+        if self.manager is None:
+            return []
+        return [s.record.cwd for s in self.manager.sessions.values()] + [p.cwd for p in self.manager.parked.values()]
 
     def journal_status(self) -> str:
         if self.journal is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -70,14 +69,13 @@ def events_of(session: Session, upto: int | None = None) -> Iterator[dict[str, A
             yield event
 
 
-_controls: weakref.WeakKeyDictionary[Session, SessionControl] = weakref.WeakKeyDictionary()
-
-
 def control_of(session: Session, driver: AgentDriver) -> SessionControl:
     """The session's control state, loaded from its events the first time it is needed."""
-    control = _controls.get(session)
+    # Kept on the session itself: a weak-keyed map whose value points back at its key would keep every session
+    # alive for ever.
+    control = session.control
     if control is None:
-        control = _controls[session] = SessionControl(session, driver)
+        control = session.control = SessionControl(session, driver)
     return control
 
 

@@ -228,6 +228,15 @@ class Journal:
         )
         return [(orjson.loads(rec), int(last)) for rec, last in cur]
 
+    def session(self, session_id: str) -> tuple[dict[str, Any], int] | None:
+        """One stored session record with its last sequence number."""
+        row = self._reader.execute(
+            "SELECT s.record, (SELECT COALESCE(MAX(seq), 0) FROM events e WHERE e.session_id = s.session_id) "
+            "FROM sessions s WHERE s.session_id = ?",
+            (session_id,),
+        ).fetchone()
+        return None if row is None else (orjson.loads(row[0]), int(row[1]))
+
     def last_of_types(self, session_id: str, types: tuple[str, ...]) -> bytes | None:
         marks = ",".join("?" for _ in types)
         row = self._reader.execute(

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import os
 import tempfile
+import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from .clock import new_id, now_rfc3339
 from .control import control_of
 from .event_log import EventLog
 from .journal import Journal
+from .parking import PARK_AFTER_S, ParkedSession, parked_from_record
 from .record import SessionRecord
 from .session import Session
 
@@ -48,52 +51,143 @@ class SessionManager:
         self.journal = journal
         self.agent_state = agent_state or Path(tempfile.mkdtemp(prefix="sandbox-agent-"))
         self._env: dict[str, dict[str, str]] = {}  # session env, in memory only (it holds keys)
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, Session] = {}  # loaded: live, and ended ones still in use
+        self.parked: dict[str, ParkedSession] = {}  # ended and unused: loaded back from the journal on use
+        # parked sessions some call still holds: loading one gives back that same object, never a second copy
+        self._unloaded: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
+        self._sweeper: asyncio.Task[None] | None = None
         self._creating: set[str] = set()
         self.on_change: list[Callable[[str], None]] = []
         # sessions this journal lacks but a PostgreSQL store has (store/restore.py StoreSessions), or None
         self.remote: Any = None
 
     def restore(self) -> int:
-        """Load every journaled session; those the daemon was running when it died end as terminated."""
+        """Load every journaled session; those the daemon was running when it died end as terminated.
+        Ended ones stay parked until used."""
         if self.journal is None:
             return 0
         for raw_record, last_seq in self.journal.sessions():
-            record = SessionRecord.model_validate(raw_record)
-            log_ = EventLog(record.session_id, self.journal, last_seq)
-            session = Session(record, log_, self.journal, self.hitl_timeout_s)
-            self.sessions[record.session_id] = session
-            self._enable_auto_resume(session)
-            if record.ended is None:
-                last_turn = self.journal.last_of_types(record.session_id, ("turn.started", "turn.ended"))
-                if last_turn is not None:
-                    ev = orjson.loads(last_turn)
-                    if ev["type"] == "turn.started":
-                        session.current_turn = ev["data"]["turn_id"]
-                session.emit(
-                    "session.ended",
-                    SessionEndedData(
-                        reason="terminated",
-                        terminated_by="daemon",
-                        message="the daemon stopped while this session was live; resume it to continue",
-                    ),
-                    synthetic=True,
-                    source="daemon",
-                )
-        return len(self.sessions)
+            if raw_record.get("ended") is not None:
+                parked = parked_from_record(raw_record, last_seq, self.journal)
+                self.parked[parked.session_id] = parked
+                continue
+            session = self._build(SessionRecord.model_validate(raw_record), last_seq)
+            self.sessions[session.session_id] = session
+            last_turn = self.journal.last_of_types(session.session_id, ("turn.started", "turn.ended"))
+            if last_turn is not None:
+                ev = orjson.loads(last_turn)
+                if ev["type"] == "turn.started":
+                    session.current_turn = ev["data"]["turn_id"]
+            session.emit(
+                "session.ended",
+                SessionEndedData(
+                    reason="terminated",
+                    terminated_by="daemon",
+                    message="the daemon stopped while this session was live; resume it to continue",
+                ),
+                synthetic=True,
+                source="daemon",
+            )
+        return len(self.sessions) + len(self.parked)
 
-    def get(self, session_id: str) -> Session:
-        session = self.sessions.get(session_id)
-        if session is None:
-            raise AppError(ErrorKind.SESSION_NOT_FOUND, f"no session {session_id!r}", session_id=session_id)
+    def _build(self, record: SessionRecord, last_seq: int) -> Session:
+        assert self.journal is not None
+        log_ = EventLog(record.session_id, self.journal, last_seq)
+        session = Session(record, log_, self.journal, self.hitl_timeout_s)
+        self._enable_auto_resume(session)
         return session
 
-    def list(self) -> list[Session]:
-        return list(self.sessions.values())
+    # parking (sessions/parking.py)
+
+    def start_parking(self) -> None:
+        if self.journal is not None and self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(), name="park-sessions")
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(PARK_AFTER_S)
+            try:
+                self.park_unused(PARK_AFTER_S)
+            except Exception:  # never let one odd session stop parking the rest
+                log.exception("parking ended sessions failed")
+
+    def park_unused(self, unused_for: float) -> int:
+        """Park every ended session that nobody has used for `unused_for` seconds; returns how many."""
+        journal = self.journal
+        if journal is None or journal.error is not None:  # its record may not be durable yet
+            return 0
+        now = time.monotonic()
+        parked = 0
+        for session in list(self.sessions.values()):
+            if (
+                session.ended
+                and now - session.last_used >= unused_for
+                and not session.log.subscribers
+                and session.log.visible_seq == session.log.last_seq
+                and session._settled.is_set()
+                and not session._waiters
+                and session.session_id not in self._creating
+            ):
+                self.parked[session.session_id] = ParkedSession.of(session)
+                del self.sessions[session.session_id]
+                self._unloaded[session.session_id] = session
+                parked += 1
+        return parked
+
+    def _load(self, session_id: str) -> Session | None:
+        """A parked session back as a `Session` (the same object if a call still holds it)."""
+        parked = self.parked.get(session_id)
+        if parked is None:
+            return None
+        session = self._unloaded.pop(session_id, None)
+        if session is None:
+            session = self._read(parked)
+            if session is None:
+                return None
+        del self.parked[session_id]
+        self.sessions[session_id] = session
+        return session
+
+    def _read(self, parked: ParkedSession) -> Session | None:
+        assert self.journal is not None
+        found = self.journal.session(parked.session_id)
+        if found is None:
+            log.warning("%s: parked but missing from the journal", parked.session_id)
+            return None
+        raw_record, last_seq = found
+        return self._build(SessionRecord.model_validate(raw_record), last_seq)
+
+    def known(self, session_id: str) -> bool:
+        return session_id in self.sessions or session_id in self.parked
+
+    def count(self) -> int:
+        return len(self.sessions) + len(self.parked)
+
+    def infos(self) -> list[Any]:
+        """Every session's `SessionInfo`, loaded and parked, oldest first as the journal lists them."""
+        out = [s.info() for s in self.sessions.values()]
+        for parked in list(self.parked.values()):
+            out.append(parked.info(lambda p=parked: self._read(p) or self._missing(p.session_id)))
+        out.sort(key=lambda info: info.created_at)  # stable: as sessions were created, wherever they are now
+        return out
+
+    def _missing(self, session_id: str) -> Session:
+        raise AppError(ErrorKind.SESSION_NOT_FOUND, f"no session {session_id!r}", session_id=session_id)
+
+    def get(self, session_id: str) -> Session:
+        session = self.sessions.get(session_id) or self._load(session_id)
+        if session is None:
+            return self._missing(session_id)
+        session.last_used = time.monotonic()
+        return session
+
+    def list(self) -> list[Session | ParkedSession]:
+        """Loaded sessions and parked ones (which have `record`, `log`, `usage` and `status`, not the rest)."""
+        return [*self.sessions.values(), *self.parked.values()]
 
     async def find(self, session_id: str) -> Session:
         """get(), or a session only the store has, imported into this journal first (then an ordinary one)."""
-        if session_id not in self.sessions and self.remote is not None:
+        if not self.known(session_id) and self.remote is not None:
             await self.remote.import_session(self, session_id)
         return self.get(session_id)
 
@@ -131,7 +225,7 @@ class SessionManager:
         """A new session; `fork` starts it as a native fork, `started` adds to its session.started (control.py)."""
         driver = self._driver(params.agent)
         session_id = params.session_id or new_id("ses_")
-        if session_id in self.sessions or session_id in self._creating:
+        if self.known(session_id) or session_id in self._creating:
             raise AppError(ErrorKind.SESSION_EXISTS, f"session {session_id!r} already exists", session_id=session_id)
         cwd = _existing_dir(params.cwd or os.getcwd())
         if cwd is None:
@@ -261,6 +355,8 @@ class SessionManager:
             callback(session_id)
 
     async def shutdown(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         live = [s for s in self.sessions.values() if not s.ended]
         await asyncio.gather(*(s.terminate("the daemon is shutting down") for s in live), return_exceptions=True)
         if self.journal is not None:

@@ -83,6 +83,8 @@ class Session:
         # sessions/control.py: called when a turn ends or the agent (re)starts, to run queued messages
         self.on_idle: Callable[[], None] | None = None
         self.started_extra: dict[str, Any] = {}  # fields for the next session.started (a fork's origin)
+        self.control: Any = None  # its SessionControl (sessions/control.py), made on first use
+        self.last_used = time.monotonic()  # by API calls and its own end: the manager parks it when long unused
         if record.ended is not None:
             self._ended.set()
             self._settled.set()
@@ -249,6 +251,7 @@ class Session:
             if data.reason == "error" and data.terminated_by == "agent":
                 STATS.agent_crashed(self.record.agent)
             self.record.ended = data
+            self.last_used = time.monotonic()
             self.persist()
             self._ended.set()
             self._settled.set()  # nothing is starting any more: calls waiting on a start see the end instead

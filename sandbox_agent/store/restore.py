@@ -69,7 +69,7 @@ class StoreSessions:
         except StoreError as exc:
             log.warning("store: cannot look up %s: %s", session_id, exc)
             return
-        if found is None or session_id in manager.sessions:
+        if found is None or manager.known(session_id):
             return
         record, events = found
         session = manager.adopt(record, events)
