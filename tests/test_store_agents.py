@@ -15,6 +15,7 @@ from sandbox_agent.client import SandboxAgent
 from sandbox_agent.install import Installer
 from sandbox_agent.testing import FakeLLM
 from tests.pg_helpers import pg, store_url  # noqa: F401 - fixtures
+from sandbox_agent.store.replay import HEADER as REPLAY_HEADER
 from tests.test_store import all_events, wait_shipped
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_agent]
@@ -38,8 +39,9 @@ async def first_after(client: SandboxAgent, session_id: str, offset: int, type_:
     raise AssertionError(f"no {type_} after sequence {offset}")
 
 
-# the path each agent is expected to take, and why
-EXPECTED = {"claude": "native", "codex": "native", "opencode": "replay", "amp": "replay"}
+# every agent's native state is snapshotted: Claude's project JSONL, Codex's rollout, Amp's thread file, OpenCode's
+# session in `opencode export` format (loaded with `opencode import`)
+EXPECTED = {"claude": "native", "codex": "native", "opencode": "native", "amp": "native"}
 
 
 @pytest.mark.parametrize("agent", ["claude", "codex", "opencode", "amp"])
@@ -81,6 +83,7 @@ async def test_agent_continues_in_a_new_sandbox(agent: str, server_factory, tmp_
         assert third.stop_reason == "end_turn"
         request = str(fake.main_requests()[-1]["body"])
         assert "kiwi" in request and "mango" in request, f"{agent} ({how}): the model saw turns 1-2"
+        assert (REPLAY_HEADER in request) is (how == "replay"), "native: the history is the agent's own, no replay"
         after = await all_events(c2, s.id)
         assert [e["sequence"] for e in after] == list(range(1, len(after) + 1))
         await c2.close()

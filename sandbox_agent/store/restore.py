@@ -151,7 +151,7 @@ class StoreSessions:
                 snap = None
             if snap is not None and snap["native_session_id"] == native_id and snap["format"] == FORMAT:
                 count = await asyncio.to_thread(extract, self.agents_dir, snap["data"])
-                restored = count > 0
+                restored = count > 0 and await self._load(manager, session, config)
         how = "native" if restored else "replay"
         if not restored:
             config.resume_native_id = None  # a fresh native session: the replay carries the history
@@ -170,3 +170,16 @@ class StoreSessions:
         self.imported.discard(sid)
         self._save_marks()
         log.info("store: resuming %s in this sandbox by %s", sid, how)
+
+    async def _load(self, manager: Any, session: Any, config: Any) -> bool:
+        """An agent whose snapshot is not just its files (OpenCode: one session out of a shared database) loads it
+        through its driver's `load_snapshot(config)`; when that fails the session is restored by replay."""
+        load = getattr(manager.driver(session.record.agent), "load_snapshot", None)
+        if load is None:
+            return True
+        try:
+            return bool(await load(config))
+        except Exception as exc:
+            agent, sid = session.record.agent, session.session_id
+            log.warning("store: %s could not load the snapshot of %s: %s", agent, sid, exc)
+            return False

@@ -119,7 +119,7 @@ class Snapshotter:
             if agent not in SNAPSHOT_AGENTS or not native_id:
                 continue
             try:
-                data = collect(self.agents_dir, r.session_id, native_id)
+                data = collect(self.agents_dir, r.session_id, native_id, agent)
             except OSError as exc:
                 log.warning("store: cannot snapshot %s: %s", r.session_id, exc)
                 continue
