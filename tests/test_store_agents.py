@@ -1,21 +1,33 @@
 """Each real agent moves to a replacement sandbox: two turns in daemon A, kill -9 of A and its state dir deleted,
 daemon B (new state dir, same store) lists the session with every event, resumes it, and the fake model's third
-request holds turns 1-2 — natively restored from a snapshot (claude, codex) or primed by a replay (opencode, amp)."""
+request holds turns 1-2 — natively, from a snapshot of the agent's own state (Claude's project JSONL, Codex's
+rollout, OpenCode's session in `opencode export` format, Amp's thread file), or primed by a replay when the snapshot
+cannot be loaded."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
+import io
+import json
+import os
 import shutil
+import subprocess
+import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from sandbox_agent.client import SandboxAgent
 from sandbox_agent.install import Installer
+from sandbox_agent.store import Store
+from sandbox_agent.store.native_opencode import export_session
+from sandbox_agent.store.replay import HEADER as REPLAY_HEADER
 from sandbox_agent.testing import FakeLLM
 from tests.pg_helpers import pg, store_url  # noqa: F401 - fixtures
-from sandbox_agent.store.replay import HEADER as REPLAY_HEADER
 from tests.test_store import all_events, wait_shipped
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_agent]
@@ -39,13 +51,56 @@ async def first_after(client: SandboxAgent, session_id: str, offset: int, type_:
     raise AssertionError(f"no {type_} after sequence {offset}")
 
 
-# every agent's native state is snapshotted: Claude's project JSONL, Codex's rollout, Amp's thread file, OpenCode's
-# session in `opencode export` format (loaded with `opencode import`)
-EXPECTED = {"claude": "native", "codex": "native", "opencode": "native", "amp": "native"}
+def snapshot_members(url: str, session_id: str) -> dict[str, bytes]:
+    with Store(url) as store:
+        snap = store.snapshot(session_id)
+    assert snap is not None, f"no snapshot of {session_id}"
+    with tarfile.open(fileobj=io.BytesIO(snap["data"]), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("agent", ["claude", "codex", "opencode", "amp"])
-async def test_agent_continues_in_a_new_sandbox(agent: str, server_factory, tmp_path: Path, store_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def opencode_cli_export(agents_dir: Path, native_id: str) -> dict[str, Any]:
+    """`opencode export <id>` run by the real binary against the home of daemon A's OpenCode server."""
+    installed = Installer().installed("opencode")
+    assert installed is not None
+    (home,) = [p / "home" for p in agents_dir.glob(".opencode-*")]
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local/share"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_STATE_HOME": str(home / ".local/state"),
+        "OPENCODE_DISABLE_MODELS_FETCH": "1",
+        "OPENCODE_DISABLE_AUTOUPDATE": "1",
+    }
+    done = subprocess.run([*installed.command, "export", native_id], env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-1000:]
+    return json.loads(done.stdout)
+
+
+def spoil_opencode_snapshot(url: str, session_id: str) -> None:
+    """A snapshot OpenCode cannot load: its export JSON cut in half."""
+    members = snapshot_members(url, session_id)
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb") as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data) // 2
+            tar.addfile(info, io.BytesIO(data[: info.size]))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE snapshots SET data = %s WHERE session_id = %s", (buf.getvalue(), session_id))
+
+
+async def move_to_a_new_sandbox(
+    agent: str,
+    server_factory: Any,
+    tmp_path: Path,
+    url: str,
+    before_loss: Callable[[Path, str], None] | None = None,
+    tamper: Callable[[str, str], None] | None = None,
+) -> tuple[str, str, FakeLLM]:
+    """Two turns in A, A lost, resumed in B with a third message: (restore path, third request text, fake)."""
     await asyncio.to_thread(lambda: asyncio.run(Installer().install(agent)))
     work = tmp_path / "work"
     work.mkdir()
@@ -53,37 +108,74 @@ async def test_agent_continues_in_a_new_sandbox(agent: str, server_factory, tmp_
     options: dict[str, Any] = {"cwd": str(work), "permission_mode": "bypass"}
     if agent in ("codex", "opencode"):
         options["model"] = "fake-model"
+    sid = f"ses_move_{agent}"
     async with FakeLLM([{"text": "noted kiwi"}, {"text": "noted mango"}, {"echo": True}]) as fake:
         env = _env(agent, fake)
-        srv_a = server_factory(state_dir=state_a, extra=["--store", store_url])
+        srv_a = server_factory(state_dir=state_a, extra=["--store", url])
         client = await SandboxAgent.connect(srv_a.url, srv_a.token, reconnect=False)
-        s = await client.create_session(agent, session_id=f"ses_move_{agent}", env=env, **options)
+        s = await client.create_session(agent, session_id=sid, env=env, **options)
         assert (await s.prompt("please remember the word kiwi", timeout=120)).text == "noted kiwi"
         assert (await s.prompt("and also the word mango", timeout=120)).text == "noted mango"
+        native_id = (await client.get_session(sid)).native_session_id
         wait_shipped(srv_a, timeout=30)
-        before = await all_events(client, s.id)
+        before = await all_events(client, sid)
         await client.close()
+        if before_loss is not None:
+            before_loss(state_a / "agents", native_id)
         srv_a.kill9()
         shutil.rmtree(state_a)
+        if tamper is not None:
+            tamper(url, sid)
 
-        srv_b = server_factory(state_dir=tmp_path / "state_b", extra=["--store", store_url])
+        srv_b = server_factory(state_dir=tmp_path / "state_b", extra=["--store", url])
         c2 = await SandboxAgent.connect(srv_b.url, srv_b.token, reconnect=False)
         listed = {x.session_id: x for x in await c2.list_sessions()}
-        assert listed[s.id].status == "ended" and listed[s.id].event_count == len(before)
-        events = await all_events(c2, s.id)
+        assert listed[sid].status == "ended" and listed[sid].event_count == len(before)
+        events = await all_events(c2, sid)
         assert events[: len(before)] == before, "daemon B serves every event of daemon A"
 
-        await c2.resume_session(s.id, env=env)
-        started = await first_after(c2, s.id, len(before), "session.started")
+        await c2.resume_session(sid, env=env)
+        started = await first_after(c2, sid, len(before), "session.started")
         how = started["data"]["metadata"]["restore"]
         print(f"{agent}: restored by {how}")
         assert started["data"]["resumed"] is True and started["data"]["restored"] is (how == "native")
-        assert how == EXPECTED[agent]
-        third = await c2.session(s.id).prompt("which words did I ask you to remember?", timeout=120)
+        third = await c2.session(sid).prompt("which words did I ask you to remember?", timeout=120)
         assert third.stop_reason == "end_turn"
         request = str(fake.main_requests()[-1]["body"])
         assert "kiwi" in request and "mango" in request, f"{agent} ({how}): the model saw turns 1-2"
         assert (REPLAY_HEADER in request) is (how == "replay"), "native: the history is the agent's own, no replay"
-        after = await all_events(c2, s.id)
+        if how == "native":
+            assert (await c2.get_session(sid)).native_session_id == native_id, "the same native session continues"
+        after = await all_events(c2, sid)
         assert [e["sequence"] for e in after] == list(range(1, len(after) + 1))
         await c2.close()
+    return how, request, fake
+
+
+@pytest.mark.parametrize("agent", ["claude", "codex", "opencode", "amp"])
+async def test_agent_continues_natively_in_a_new_sandbox(agent: str, server_factory, tmp_path: Path, store_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    seen: dict[str, Any] = {}
+
+    def check_snapshot(agents_dir: Path, native_id: str) -> None:
+        members = snapshot_members(store_url, f"ses_move_{agent}")
+        assert members and all(native_id in name for name in members), members.keys()
+        if agent == "amp":
+            assert f"ses_move_amp/amp/home/.local/share/amp/threads/{native_id}.json" in members
+        if agent == "opencode":
+            # the snapshot holds what `opencode export` prints, read from opencode.db without running it
+            (name,) = members
+            assert name == f"ses_move_opencode/opencode-export/{native_id}.json"
+            assert json.loads(members[name]) == opencode_cli_export(agents_dir, native_id)
+            assert json.loads(export_session(agents_dir, native_id) or b"") == json.loads(members[name])
+        seen["checked"] = True
+
+    how, _, _ = await move_to_a_new_sandbox(agent, server_factory, tmp_path, store_url, before_loss=check_snapshot)
+    assert seen["checked"] and how == "native"
+
+
+async def test_opencode_snapshot_that_cannot_be_loaded_is_replayed(server_factory, tmp_path: Path, store_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    how, request, _ = await move_to_a_new_sandbox(
+        "opencode", server_factory, tmp_path, store_url, tamper=spoil_opencode_snapshot
+    )
+    assert how == "replay", "opencode import refused the snapshot: the session continues from a replay"
+    assert "please remember the word kiwi" in request and "noted mango" in request

@@ -23,19 +23,26 @@ from .writes import upsert_snapshot
 log = logging.getLogger(__name__)
 
 SNAPSHOT_EVERY = 2.0
+# Agents may finish writing their files a moment after the turn ended (Amp's thread file: up to ~20 ms after a client
+# saw turn.ended, measured); a snapshot taken too early would lack the last reply, or hold a half-written file.
+SETTLE = 0.3
 BACKOFF_MAX = 5.0
 
 
 class Snapshotter:
-    def __init__(self, url: str, journal_path: Path, daemon_id: str, every: float = SNAPSHOT_EVERY) -> None:
+    def __init__(
+        self, url: str, journal_path: Path, daemon_id: str, every: float = SNAPSHOT_EVERY, settle: float = SETTLE
+    ) -> None:
         self.url = url
         self.journal_path = journal_path
         self.agents_dir = journal_path.parent / "agents"
         self.daemon_id = daemon_id
         self.every = every
+        self.settle = settle
         self.stored = 0
         self._pending: dict[str, int] = {}  # session -> sequence of its last ended turn
         self._taken_at: dict[str, float] = {}
+        self._requested_at: dict[str, float] = {}
         self._digests: dict[str, str] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -52,6 +59,7 @@ class Snapshotter:
     def request(self, session_id: str, sequence: int) -> None:
         with self._lock:
             self._pending[session_id] = sequence
+            self._requested_at[session_id] = time.monotonic()
         self._wake.set()
 
     def start(self) -> None:
@@ -73,7 +81,7 @@ class Snapshotter:
                 stopping = self._stop.is_set()
                 if stopping and (not self._pending or time.monotonic() >= self._drain_until):
                     return
-                due = self._due(0.0 if stopping else self.every)
+                due = self._due(0.0, 0.0) if stopping else self._due(self.every, self.settle)
                 if due:
                     self._inflight = len(due)
                     try:
@@ -99,13 +107,14 @@ class Snapshotter:
             if reader is not None:
                 reader.close()
 
-    def _due(self, every: float) -> dict[str, int]:
-        """Pending sessions not snapshotted within `every` seconds (taken out of pending under the lock)."""
+    def _due(self, every: float, settle: float) -> dict[str, int]:
+        """Pending sessions not snapshotted within `every` seconds whose turn ended `settle` seconds ago (taken out
+        of pending under the lock)."""
         now = time.monotonic()
         due: dict[str, int] = {}
         with self._lock:
             for sid, seq in list(self._pending.items()):
-                if now - self._taken_at.get(sid, -1e9) >= every:
+                if now - self._taken_at.get(sid, -1e9) >= every and now - self._requested_at.get(sid, 0.0) >= settle:
                     due[sid] = seq
                     del self._pending[sid]
                     self._taken_at[sid] = now
