@@ -75,7 +75,7 @@ def _info(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def _export_from(db: Path, native_id: str) -> bytes | None:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    conn = sqlite3.connect(db.resolve().as_uri() + "?mode=ro", uri=True, timeout=5)
     try:
         conn.row_factory = sqlite3.Row
         row = conn.execute("SELECT * FROM session WHERE id = ?", (native_id,)).fetchone()
