@@ -143,3 +143,40 @@ def test_replay_keeps_the_newest_turns_whole_within_its_caps() -> None:
     only_two = build_replay(events, ReplayCaps(max_turns=2))
     assert only_two.count("<turn ") == 2 and "38 earlier turn(s) left out" in only_two
     assert build_replay([]) == ""
+
+
+def test_snapshot_bytes_change_only_with_the_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The snapshotter stores a snapshot again only when its digest changed: the archive of unchanged files must be
+    byte for byte the same (the gzip header's timestamp once made every archive differ), and it only unpacks
+    inside the agents folder."""
+    import gzip
+    import io
+    import os
+    import tarfile
+    import time
+
+    from sandbox_agent.store.snapshots import collect, extract
+
+    agents = tmp_path / "agents"
+    thread = agents / "ses_one" / "amp" / "home" / ".local/share/amp/threads" / "T-0123456789.json"
+    thread.parent.mkdir(parents=True)
+    thread.write_text('{"id": "T-0123456789", "messages": []}')
+    (agents / "ses_one" / "amp" / "settings.json").write_text("{}")  # not named by the native id: left out
+    first = collect(agents, "ses_one", "T-0123456789", "amp")
+    time.sleep(1.1)  # gzip stamps whole seconds
+    assert first is not None and collect(agents, "ses_one", "T-0123456789", "amp") == first
+    thread.write_text('{"id": "T-0123456789", "messages": [1]}')
+    os.utime(thread, (time.time() + 5, time.time() + 5))
+    assert collect(agents, "ses_one", "T-0123456789", "amp") != first
+
+    elsewhere = tmp_path / "b" / "agents"
+    assert extract(elsewhere, first) == 1
+    assert (elsewhere / thread.relative_to(agents)).read_text() == '{"id": "T-0123456789", "messages": []}'
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb") as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        evil = tarfile.TarInfo("../../escaped.txt")
+        evil.size = 1
+        tar.addfile(evil, io.BytesIO(b"x"))
+    with pytest.raises(tarfile.OutsideDestinationError):
+        extract(elsewhere, buf.getvalue())
+    assert not (tmp_path / "escaped.txt").exists()
