@@ -22,6 +22,8 @@ from mock_throughput import Server, rss_mb  # type: ignore[import-not-found]
 from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from sandbox_agent.sessions.parking import PARK_AFTER_S  # noqa: E402
 
 
 class Rpc:
@@ -40,7 +42,7 @@ class Rpc:
                 return msg["result"]
 
 
-async def soak(port: int, sessions: int, batch: int, turns: int, prompt: str) -> None:
+async def soak(port: int, sessions: int, batch: int, turns: int, prompt: str, pid: int) -> None:
     async with connect(f"ws://127.0.0.1:{port}/v1/rpc", compression=None, max_size=None) as ws:
         rpc = Rpc(ws)
         for start in range(0, sessions, batch):
@@ -57,7 +59,7 @@ async def soak(port: int, sessions: int, batch: int, turns: int, prompt: str) ->
             await asyncio.gather(*(run(sid) for sid in ids))
             for sid in ids:
                 await rpc.call("sessions/terminate", {"session_id": sid})
-            print(f"  {start + len(ids)} sessions done", file=sys.stderr, flush=True)
+            print(f"  {start + len(ids)} sessions done, RSS {rss_mb(pid):.1f} MB", file=sys.stderr, flush=True)
 
 
 def read_costs() -> dict[str, float]:
@@ -121,9 +123,9 @@ def main() -> None:
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
             started = time.monotonic()
-            asyncio.run(soak(daemon.port, a.sessions, a.batch, a.turns, a.prompt))
+            asyncio.run(soak(daemon.port, a.sessions, a.batch, a.turns, a.prompt, pid))
             elapsed = time.monotonic() - started
-            time.sleep(2.0)
+            time.sleep(PARK_AFTER_S + 2.0)  # the daemon parks sessions ended and unused this long
             after = rss_mb(pid)
             stop.set()
             sampler.join()
