@@ -92,6 +92,12 @@ def spoil_snapshot(url: str, session_id: str) -> None:
         conn.execute("UPDATE snapshots SET data = %s WHERE session_id = %s", (buf.getvalue(), session_id))
 
 
+TOOL_STEP: dict[str, list[dict[str, Any]]] = {
+    "opencode": [{"tool": "bash", "input": {"command": "echo papaya-$((40+2))", "description": "echo"}}],
+    "amp": [{"tool": "Bash", "input": {"cmd": "echo papaya-$((40+2))"}}],
+}
+
+
 async def move_to_a_new_sandbox(
     agent: str,
     server_factory: Any,
@@ -111,7 +117,8 @@ async def move_to_a_new_sandbox(
     if agent in ("codex", "opencode"):
         options["model"] = "fake-model"
     sid = f"ses_move_{agent}"
-    script: list[dict[str, Any]] = [{"text": "noted kiwi"}, {"text": "noted mango"}]
+    # turn 2 runs a command where the test drives it with one: its output must be in the restored history too
+    script: list[dict[str, Any]] = [{"text": "noted kiwi"}, *TOOL_STEP.get(agent, []), {"text": "noted mango"}]
     script += [{"text": "warm"}] if warm_b else []
     async with FakeLLM([*script, {"echo": True}]) as fake:
         env = _env(agent, fake)
@@ -151,6 +158,8 @@ async def move_to_a_new_sandbox(
         request = str(fake.main_requests()[-1]["body"])
         assert "kiwi" in request and "mango" in request, f"{agent} ({how}): the model saw turns 1-2"
         assert (REPLAY_HEADER in request) is (how == "replay"), "native: the history is the agent's own, no replay"
+        if agent in TOOL_STEP:
+            assert "papaya-42" in request, f"{agent} ({how}): turn 2's command output is in the history"
         if how == "native":
             assert (await c2.get_session(sid)).native_session_id == native_id, "the same native session continues"
         after = await all_events(c2, sid)
