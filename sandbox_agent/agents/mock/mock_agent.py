@@ -1,6 +1,6 @@
 """The mock agent process: scripted by the first word of each message, speaking its own NDJSON on stdio.
 
-Runs as `python -I mock_agent.py` (stdlib only, no asyncio: it starts in ~20 ms with ~14 MB RSS) exactly like a
+Runs as `python -I mock_agent.py` (stdlib only, no asyncio: it starts in ~20 ms with ~10 MB RSS) exactly like a
 real agent CLI would: the daemon writes one JSON line per input and reads one per output. A turn is a generator
 that yields what it waits for — ("sleep", seconds) or ("ask", request id) — so a selectors loop can run it,
 deliver replies to it, and cancel it on interrupt. Trigger words are listed in TRIGGERS.
@@ -8,14 +8,51 @@ deliver replies to it, and cancel it on interrupt. Trigger words are listed in T
 
 from __future__ import annotations
 
-import json
 import os
-import selectors
+import select
 import sys
 import time
-import uuid
-from collections.abc import Generator
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and collections.abc would cost every mock child ~0.5 MB of RSS, for annotations only
+    from collections.abc import Generator
+    from typing import Any
+
+    Turn = Generator[tuple[str, Any], Any, None]
+
+try:  # json's C halves without json itself, which imports re and enum (~0.8 MB of RSS in every mock child)
+    from _json import encode_basestring_ascii, make_encoder, make_scanner
+except ImportError:  # an interpreter without the C accelerator
+    import json
+
+    def loads(data: bytes | str) -> Any:
+        return json.loads(data)
+
+    def dumps(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"))
+
+else:
+
+    class _Decoding:  # the settings json.JSONDecoder hands the same C scanner
+        strict, object_hook, object_pairs_hook = True, None, None
+        parse_float, parse_int, parse_constant = float, int, float  # float() reads NaN, Infinity, -Infinity
+
+    _scan = make_scanner(_Decoding())
+    _encode = make_encoder(None, None, encode_basestring_ascii, None, ":", ",", False, False, True)
+
+    def loads(data: bytes | str) -> Any:
+        text = (data.decode() if isinstance(data, bytes) else data).strip()
+        try:
+            value, end = _scan(text, 0)
+        except StopIteration:
+            raise ValueError("not JSON") from None
+        if end != len(text):
+            raise ValueError("extra data after the JSON value")
+        return value
+
+    def dumps(value: Any) -> str:
+        return "".join(_encode(value, 0))
+
 
 TRIGGERS = {
     "tool": "a tool call with its result, then a reply",
@@ -35,8 +72,6 @@ TRIGGERS = {
 # (model, agent_mode, permission_mode for what follows) and keeps its conversation in MOCK_STATE/<id>.jsonl, so
 # resume (MOCK_RESUME) and native fork (MOCK_FORK_FROM + MOCK_FORK_KEEP user messages) carry the history.
 
-Turn = Generator[tuple[str, Any], Any, None]
-
 
 class Mock:
     def __init__(self) -> None:
@@ -54,7 +89,7 @@ class Mock:
         }
         self.state = env.get("MOCK_STATE") or ""
         self._file: Any = None
-        self.session = env.get("MOCK_RESUME") or f"mock-{uuid.uuid4().hex[:12]}"
+        self.session = env.get("MOCK_RESUME") or f"mock-{os.urandom(6).hex()}"
         self.history: list[str] = self.load(env.get("MOCK_RESUME") or "")
         if env.get("MOCK_FORK_FROM"):
             self.history = self.load(env["MOCK_FORK_FROM"])[: int(env.get("MOCK_FORK_KEEP") or "0")]
@@ -68,7 +103,7 @@ class Mock:
             return []
         try:
             with open(os.path.join(self.state, native_id + ".jsonl")) as f:
-                return [json.loads(line) for line in f if line.strip()]
+                return [loads(line) for line in f if line.strip()]
         except (OSError, ValueError):
             return []
 
@@ -81,7 +116,7 @@ class Mock:
             if self._file is None:
                 os.makedirs(self.state, exist_ok=True)
                 self._file = open(os.path.join(self.state, self.session + ".jsonl"), "a")
-            self._file.write(json.dumps(text) + "\n")
+            self._file.write(dumps(text) + "\n")
             self._file.flush()
         except OSError as exc:  # a full disk costs the resume history, never the conversation in progress
             sys.stderr.write(f"mock: could not save the conversation: {exc}\n")
@@ -89,7 +124,7 @@ class Mock:
     # output, buffered per loop step and written at once
 
     def write(self, *msgs: dict[str, Any]) -> None:
-        self.out.extend(json.dumps(m, separators=(",", ":")).encode() + b"\n" for m in msgs)
+        self.out.extend(dumps(m).encode() + b"\n" for m in msgs)
 
     def flush(self) -> None:
         if self.out:
@@ -264,14 +299,14 @@ class Mock:
     def main(self) -> None:
         self.write({"t": "ready", "session": self.session})
         self.flush()
-        sel = selectors.DefaultSelector()
-        sel.register(0, selectors.EVENT_READ)
+        poll = select.poll()  # not selectors: it imports collections and math for one fd
+        poll.register(0, select.POLLIN)
         buf = b""
         while True:
             timeout = None
             if self.waiting is not None and self.waiting[0] == "sleep":
                 timeout = max(0.0, self.waiting[1] - time.monotonic())
-            if sel.select(timeout):
+            if poll.poll(None if timeout is None else timeout * 1000):  # ms
                 data = os.read(0, 1 << 20)
                 if not data:
                     return
@@ -281,7 +316,7 @@ class Mock:
                     if not line.strip():
                         continue
                     try:
-                        msg = json.loads(line)
+                        msg = loads(line)
                     except ValueError:
                         self.write(
                             {
