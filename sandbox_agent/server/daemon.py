@@ -85,9 +85,9 @@ class Daemon:
             self._lock.acquire()  # raises StateDirOwned before the journal is touched
             self.journal = Journal(self.state_dir / "journal.sqlite3")
             if self.store_url:
-                from ..store.shipper import Shipper
+                from ..store.ship_process import ShipperProcess  # its own process: no GIL shared with the loop
 
-                self.shipper = Shipper(self.store_url, self.state_dir / "journal.sqlite3")
+                self.shipper = ShipperProcess(self.store_url, self.state_dir / "journal.sqlite3")
                 self.shipper.start()
         elif self.store_url:
             log.warning("--store is ignored by an ephemeral daemon: it keeps no journal to ship")

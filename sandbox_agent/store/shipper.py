@@ -19,7 +19,7 @@ from typing import Any
 from .outbox import JournalReader, OutboxState
 from .schema import migrate
 from .snapshotter import Snapshotter
-from .writes import EventRow, SessionRow, insert_events, prepare, upsert_sessions
+from .writes import SMALL_ROWS, EventRow, SessionRow, insert_events, prepare, ship_small, upsert_sessions
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,15 @@ def scrub(message: str, url: str) -> str:
 
 
 class Shipper:
-    def __init__(self, url: str, journal_path: Path, batch_rows: int = BATCH_ROWS) -> None:
+    def __init__(
+        self, url: str, journal_path: Path, batch_rows: int = BATCH_ROWS, daemon_id: str | None = None
+    ) -> None:
         self.url = url
         self.journal_path = journal_path
         self.batch_rows = batch_rows
         self.outbox = OutboxState(journal_path.parent, url)
+        if daemon_id:  # the daemon's choice (the shipper process is told it), kept with the watermark
+            self.outbox.daemon_id = daemon_id
         self.daemon_id = self.outbox.daemon_id
         self.state = "starting"  # starting | ok | down | stopped
         self.error: str | None = None
@@ -279,9 +283,12 @@ class Shipper:
 
     def _ship(self, events: list[EventRow], sessions: list[str]) -> None:
         records = self._changed_records(sessions)
-        with self._conn.transaction(), self._conn.cursor() as cur:
-            upsert_sessions(cur, self.daemon_id, records)
-            insert_events(cur, self.daemon_id, events)
+        if len(events) <= SMALL_ROWS:
+            ship_small(self._conn, self.daemon_id, records, events)
+        else:
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                upsert_sessions(cur, self.daemon_id, records)
+                insert_events(cur, self.daemon_id, events)
         self._remember(records)
 
     def _ship_one_by_one(self, events: list[EventRow], sessions: list[str]) -> None:
