@@ -34,7 +34,7 @@ class InProcessBackend:
         return orjson.loads(orjson.dumps(_dump(result)))
 
     async def events(self, session_id: str, offset: int) -> AsyncIterator[dict[str, Any]]:
-        session = self.daemon.sessions.get(session_id)
+        session = await self.daemon.sessions.find(session_id)  # imports a session only the store has
         queue: asyncio.Queue[list[bytes] | None] = asyncio.Queue()
 
         async def deliver(_: str, bodies: list[bytes]) -> None:

@@ -28,15 +28,15 @@ from .api import api
 from .client_context import ClientContext
 
 
-def _control(ctx: ClientContext, session_id: str) -> SessionControl:
+async def _control(ctx: ClientContext, session_id: str) -> SessionControl:
     manager = ctx.daemon.sessions
-    session = manager.get(session_id)
+    session = await manager.find(session_id)  # with --store, a session only the store has is imported on first use
     return control_of(session, manager.driver(session.record.agent))
 
 
 async def deliver(ctx: ClientContext, p: SendMessageParams) -> Sent:
     """sessions/send_message and sessions/prompt: reject (default), queue or steer while a turn runs."""
-    return await _control(ctx, p.session_id).send(p.parts(), p.delivery)
+    return await (await _control(ctx, p.session_id)).send(p.parts(), p.delivery)
 
 
 async def send_message(ctx: ClientContext, p: SendMessageParams) -> SendMessageResult:
@@ -44,7 +44,7 @@ async def send_message(ctx: ClientContext, p: SendMessageParams) -> SendMessageR
 
 
 async def prompt(ctx: ClientContext, p: PromptParams) -> PromptResult:
-    session = ctx.daemon.sessions.get(p.session_id)
+    session = await ctx.daemon.sessions.find(p.session_id)
     t0 = time.monotonic()
     sent = await deliver(ctx, p)
     try:
@@ -63,12 +63,12 @@ async def prompt(ctx: ClientContext, p: PromptParams) -> PromptResult:
 
 @api.method("sessions/queue", SessionIdParams, QueueResult, "The messages queued to run after the current turn.")
 async def sessions_queue(p: SessionIdParams, ctx: ClientContext) -> QueueResult:
-    return QueueResult(session_id=p.session_id, messages=_control(ctx, p.session_id).listing())
+    return QueueResult(session_id=p.session_id, messages=(await _control(ctx, p.session_id)).listing())
 
 
 @api.method("sessions/dequeue", DequeueParams, DequeueResult, "Remove a queued message before it runs.")
 async def sessions_dequeue(p: DequeueParams, ctx: ClientContext) -> DequeueResult:
-    return DequeueResult(removed=_control(ctx, p.session_id).dequeue(p.message_id))
+    return DequeueResult(removed=(await _control(ctx, p.session_id)).dequeue(p.message_id))
 
 
 @api.method(
@@ -78,7 +78,7 @@ async def sessions_dequeue(p: DequeueParams, ctx: ClientContext) -> DequeueResul
     "Change model, agent mode or permission mode for the next turn (journaled as session.configured).",
 )
 async def sessions_configure(p: ConfigureParams, ctx: ClientContext) -> ConfigureResult:
-    return await _control(ctx, p.session_id).configure(p)
+    return await (await _control(ctx, p.session_id)).configure(p)
 
 
 @api.method(
@@ -88,6 +88,7 @@ async def sessions_configure(p: ConfigureParams, ctx: ClientContext) -> Configur
     "A new session whose history is the source's up to a turn boundary (native fork where the agent has one).",
 )
 async def sessions_fork(p: ForkParams, ctx: ClientContext) -> ForkResult:
+    await ctx.daemon.sessions.find(p.session_id)  # the source may be a session only the store has
     session, at_sequence, how = await fork_session(ctx.daemon.sessions, p)
     info = session.info()
     return ForkResult(**dict(info), forked_from=p.session_id, at_sequence=at_sequence, fork=how)
