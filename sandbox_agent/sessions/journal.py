@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -46,6 +47,7 @@ PRAGMA user_version = 1;
 # per row than a table clustered on (session_id, seq), because bodies land on the rightmost pages only.
 
 RETRY_SECONDS = 1.0
+INLINE_MAX_ROWS = int(os.environ.get("SANDBOX_AGENT_JOURNAL_INLINE_ROWS", "64"))  # see _commit_inline
 MAX_PENDING = 50_000  # rows waiting for the writer before the event loop waits for it (memory stays bounded)
 Committed = Callable[[int], None]
 Row = tuple[str, int, str, bytes]
@@ -109,9 +111,9 @@ class Journal:
         self._kicked = False
         if not self._rows and not self._records:
             return
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._write_loop, name="journal-writer", daemon=True)
-            self._thread.start()
+        if len(self._rows) <= INLINE_MAX_ROWS and self._commit_inline():
+            return
+        self._start_writer()
         with self._cond:
             while len(self._queue_rows) >= MAX_PENDING and self.error is None and not self._closing:
                 self._cond.wait(0.05)  # backpressure: the writer is far behind; wait instead of growing
@@ -121,6 +123,38 @@ class Journal:
                 self._queue_callbacks[sid] = cb  # the newest sequence per session is what counts
             self._cond.notify_all()
         self._rows, self._records, self._callbacks = [], {}, {}
+
+    def _start_writer(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._write_loop, name="journal-writer", daemon=True)
+            self._thread.start()
+
+    def _commit_inline(self) -> bool:
+        """Commit a small batch here on the loop when the writer has nothing queued or running.
+
+        Handing a batch to the thread and its commit back costs two thread wake-ups, which on a busy 2-core box
+        cost more than committing a few rows (measured in docs/decisions.md); bigger batches, and any batch
+        while the writer works, still go to the thread so the loop never waits behind a long commit."""
+        with self._cond:
+            if self._busy or self._queue_rows or self._queue_records or self.error is not None or self._closing:
+                return False
+            self._busy = True  # the writer thread keeps off the connection meanwhile
+        rows, records, callbacks = self._rows, self._records, self._callbacks
+        self._rows, self._records, self._callbacks = [], {}, {}
+        started = time.perf_counter()
+        ok = self._commit(rows, records)
+        elapsed = time.perf_counter() - started
+        with self._cond:
+            if not ok:  # the writer thread retries them, in order, as for its own failed commits
+                self._queue_rows[:0] = rows
+                self._queue_records = {**records, **self._queue_records}
+            self._done.append((callbacks, elapsed if ok else -1.0, len(rows)))
+            self._busy = False
+            self._cond.notify_all()
+        if not ok:
+            self._start_writer()
+        self._deliver_done()
+        return True
 
     # the writer thread
 

@@ -262,7 +262,8 @@ class SessionManager:
             state_dir=self.agent_state / session_id,
             fork=fork,
         )
-        self._env[session_id] = dict(params.env or {})
+        if params.env:  # only sessions that have one: thousands of sessions must not each keep an empty dict
+            self._env[session_id] = dict(params.env)
         self._creating.add(session_id)
         try:
             session = Session(record, EventLog(session_id, self.journal), self.journal, self.hitl_timeout_s)
@@ -293,6 +294,8 @@ class SessionManager:
             return session
         if env is not None:
             self._env[session_id] = dict(env)
+            if not env:
+                del self._env[session_id]
         record = session.record
         driver = self._driver(record.agent)
         if driver.capabilities.resume == "no":
