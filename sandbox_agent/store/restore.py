@@ -162,6 +162,9 @@ class StoreSessions:
             replay = build_replay(list(events_of(session)), caps)
             if replay:
                 control_of(session, manager.driver(session.record.agent)).replay = replay
+                from .primers import primers_for  # noted on disk: a daemon restart before the next message keeps it
+
+                primers_for(self.state_dir).remember(sid, session.log.visible_seq, caps)
         session.started_extra = {
             "resumed": True,
             "restored": restored,
