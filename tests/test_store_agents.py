@@ -11,7 +11,6 @@ import gzip
 import io
 import json
 import os
-import shutil
 import subprocess
 import tarfile
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from sandbox_agent.store.replay import HEADER as REPLAY_HEADER
 from sandbox_agent.testing import FakeLLM
 from tests.pg_helpers import pg, store_url  # noqa: F401 - fixtures
 from tests.test_store import all_events, wait_shipped
+from tests.test_store_restore import lose_state_dir
 
 pytestmark = [pytest.mark.anyio, pytest.mark.real_agent]
 
@@ -134,7 +134,7 @@ async def move_to_a_new_sandbox(
         if before_loss is not None:
             before_loss(state_a / "agents", native_id)
         srv_a.kill9()
-        shutil.rmtree(state_a)
+        lose_state_dir(state_a)
         if tamper is not None:
             tamper(url, sid)
 

@@ -4,6 +4,8 @@ and continues it — natively from a snapshot of the agent's state, or primed wi
 from __future__ import annotations
 
 import shutil
+import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -27,8 +29,18 @@ async def _two_turns_then_lose_the_sandbox(server_factory, tmp_path, store_url) 
     before = await all_events(client, "ses_moved")
     await client.close()
     srv_a.kill9()
-    shutil.rmtree(state_a)
+    lose_state_dir(state_a)
     return before
+
+
+def lose_state_dir(state: Path) -> None:
+    """Delete a killed daemon's state dir (its shipper process may still be closing its journal files)."""
+    for _ in range(100):
+        shutil.rmtree(state, ignore_errors=True)
+        if not state.exists():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{state} could not be deleted")
 
 
 def _snapshot_count(url: str) -> int:
