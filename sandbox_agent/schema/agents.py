@@ -14,7 +14,7 @@ Coverage = Literal["yes", "no", "partial"]
 class AgentCapabilities(BaseModel):
     """The coverage matrix: one cell per feature, as the agent itself can do it through its adapter."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     text: Coverage = "no"
     streaming_deltas: Coverage = "no"
@@ -35,7 +35,7 @@ class AgentCapabilities(BaseModel):
 
 
 class AgentInfo(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     id: str
     name: str

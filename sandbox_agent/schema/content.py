@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class TextPart(_Part):
@@ -20,7 +20,7 @@ class JsonPart(_Part):
     type: Literal["json"] = "json"
     json_: Any = Field(alias="json", serialization_alias="json")
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class ToolCallPart(_Part):

@@ -17,15 +17,15 @@ ControlPermissionMode = Literal["default", "plan", "accept_edits", "bypass"]
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class _Result(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 # event data
@@ -135,7 +135,7 @@ ForkHow = Literal["native", "replay"]
 class AgentControl(BaseModel):
     """How an agent takes control while a session runs (agents/list): native where the agent itself can."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     steer: Literal["native", "fallback"] = Field(
         default="fallback", description="native: into the running turn; fallback: interrupt, then send"

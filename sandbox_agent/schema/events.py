@@ -11,7 +11,7 @@ from .items import UniversalItem
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class StderrSummary(_Data):
@@ -125,7 +125,7 @@ EventSource = Literal["agent", "daemon"]
 
 
 class _Envelope(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     event_id: str
     sequence: int = Field(ge=1, description="1, 2, 3 ... per session, no gaps")
@@ -283,7 +283,8 @@ EVENT_DATA: dict[str, type[BaseModel]] = {
     "session.configured": SessionConfiguredData,
 }
 
-universal_event_adapter: TypeAdapter[UniversalEvent] = TypeAdapter(UniversalEvent)
+# built on first use: the daemon itself never validates events with it (clients and tests do)
+universal_event_adapter: TypeAdapter[UniversalEvent] = TypeAdapter(UniversalEvent, config=ConfigDict(defer_build=True))
 
 
 def events_json_schema() -> dict[str, Any]:

@@ -24,7 +24,7 @@ ItemStatus = Literal["in_progress", "completed", "failed"]
 
 
 class UniversalItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     item_id: str
     native_item_id: str | None = None

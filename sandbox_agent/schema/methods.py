@@ -18,11 +18,11 @@ SessionStatus = Literal["idle", "running", "awaiting_input", "ended"]
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class _Result(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class EmptyParams(_Params):
@@ -70,7 +70,7 @@ class AgentInstallResult(_Result):
 
 
 class McpServerConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str
     command: str | None = None

@@ -11,7 +11,7 @@ class ReplayCaps(BaseModel):
     The newest turns are kept whole; older turns are left out first (the Rust original pastes the last 50 raw
     events / 12,000 characters)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     max_chars: int = Field(60_000, ge=1_000, le=1_000_000, description="the whole replay")
     max_turns: int | None = Field(None, ge=1, description="at most this many newest turns")

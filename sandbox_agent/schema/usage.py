@@ -17,7 +17,7 @@ from .events import Usage
 class UsageTotals(BaseModel):
     """Sums over the turns that reported usage."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     turns: int = Field(default=0, description="turns whose turn.ended carried usage")
     input_tokens: int = 0
@@ -48,7 +48,7 @@ class UsageTotals(BaseModel):
 class UsageParams(BaseModel):
     """With a store (`--store`), sessions that only the store holds (other daemons', older ones) count too."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     session_id: str | None = Field(default=None, description="only this session")
     agent: str | None = Field(default=None, description="only sessions on this agent")
@@ -65,7 +65,7 @@ class SessionUsage(BaseModel):
 
 
 class UsageResult(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     total: UsageTotals
     by_agent: dict[str, UsageTotals] = Field(description="agent id -> totals")
