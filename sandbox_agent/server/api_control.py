@@ -36,7 +36,27 @@ async def _control(ctx: ClientContext, session_id: str) -> SessionControl:
 
 async def deliver(ctx: ClientContext, p: SendMessageParams) -> Sent:
     """sessions/send_message and sessions/prompt: reject (default), queue or steer while a turn runs."""
-    return await (await _control(ctx, p.session_id)).send(p.parts(), p.delivery)
+    control = await _control(ctx, p.session_id)
+    if ctx.daemon.sessions.remote is None:
+        return await control.send(p.parts(), p.delivery)
+    return await _deliver_restorable(ctx, control, p)
+
+
+async def _deliver_restorable(ctx: ClientContext, control: SessionControl, p: SendMessageParams) -> Sent:
+    """With --store: a session restored by replay sends that replay with its next message, even when the daemon
+    restarted since the restore (store/primers.py)."""
+    from ..store.primers import primers_for, rearm, settle
+
+    manager, session = ctx.daemon.sessions, control.session
+    if session.ended and p.delivery == "reject" and session.session_id in getattr(manager.remote, "imported", ()):
+        # imported from the store and never resumed: the restore decides native or replay when it resumes, and a
+        # replay must go out with THIS message, so resume before sending rather than inside the send
+        await manager.resume(session.session_id, None)
+    primers = primers_for(ctx.daemon.state_dir)
+    rearm(primers, session, control)
+    sent = await control.send(p.parts(), p.delivery)
+    settle(primers, session.session_id, control)
+    return sent
 
 
 async def send_message(ctx: ClientContext, p: SendMessageParams) -> SendMessageResult:
