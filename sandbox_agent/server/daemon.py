@@ -42,6 +42,7 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+    gc.enable()  # the CLI turns collection off while the daemon imports and starts
 
 
 class Daemon:
