@@ -45,6 +45,8 @@ class Subscription:
         self._overflow = False
         self._task: asyncio.Task[None] | None = None
         self._cancelled = False
+        self._sending = False  # inside deliver(), which blocks while the client does not read
+        self._cut_off = False  # cancelled by wake() for lagging while blocked there
         self._live_from = log_.last_seq  # replaying history is not lag; only live events count
 
     def start(self) -> None:
@@ -56,6 +58,12 @@ class Subscription:
     def wake(self, seq: int) -> None:
         if seq - max(self.cursor, self._live_from) > self.max_lag:
             self._overflow = True
+            if self._sending and not self._cut_off and self._task is not None:
+                # A client that stopped reading blocks its delivery, so it would only hear of its overflow once
+                # it reads again; cut it off now. The frame being written is already in the transport's
+                # buffer or not written at all, so the stream stays whole.
+                self._cut_off = True
+                self._task.cancel()
         self._event.set()
 
     async def _run(self) -> None:
@@ -68,7 +76,11 @@ class Subscription:
                     break
                 batch = self.log.read(self.cursor, PAGE)
                 if batch:
-                    await self._deliver(self.id, batch)
+                    self._sending = True
+                    try:
+                        await self._deliver(self.id, batch)
+                    finally:
+                        self._sending = False
                     STATS.delivered(len(batch))
                     self.cursor += len(batch)
                     continue
@@ -80,7 +92,11 @@ class Subscription:
                 await self._event.wait()
         except asyncio.CancelledError:
             self.log.drop_subscriber(self)
-            raise
+            if not self._cut_off or self._cancelled:
+                raise
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            reason = "overflow"
+            STATS.overflowed()
         except Exception as exc:  # the client went away; nothing to tell it
             log.debug("subscription %s ended: %s", self.id, exc)
             self.log.drop_subscriber(self)
