@@ -68,7 +68,10 @@ async def prompt(ctx: ClientContext, p: PromptParams) -> PromptResult:
     t0 = time.monotonic()
     sent = await deliver(ctx, p)
     try:
-        waiter = await asyncio.wait_for(asyncio.shield(sent.waiter), p.timeout)
+        if sent.waiter.done():  # started at once (the usual case): no timer, no shield
+            waiter = sent.waiter.result()
+        else:
+            waiter = await asyncio.wait_for(asyncio.shield(sent.waiter), p.timeout)
     except TimeoutError:
         raise AppError(
             ErrorKind.TIMEOUT,
