@@ -11,10 +11,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-import uvicorn
-
 from .app import MAX_MESSAGE, build_app
 from .daemon import Daemon
+from .uvicorn_core import uvicorn  # without uvicorn's command line (click, reload supervisors): ~20 ms, ~1.6 MB
 
 log = logging.getLogger(__name__)
 
