@@ -50,7 +50,7 @@ def _cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
-def one_run(work: Path, extra: list[str], mock: bool) -> dict:
+def one_run(work: Path, extra: list[str], mock: bool, tree: Path = ROOT) -> dict:
     port = free_port()
     state = tempfile.mkdtemp(prefix="state-", dir=work)
     cmd = [str(PYTHON), *extra, "-m", "sandbox_agent", "server", "--no-token", "--port", str(port)]
@@ -58,7 +58,7 @@ def one_run(work: Path, extra: list[str], mock: bool) -> dict:
     body = b'{"jsonrpc":"2.0","id":1,"method":"agents/list","params":{}}'
     log = work / f"server-{port}.log"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # installed code has its .pyc
-    proc, cold, _ = cold_start(cmd, env, ROOT, log, port, http_request("POST", "/v1/rpc", port, body))
+    proc, cold, _ = cold_start(cmd, env, tree, log, port, http_request("POST", "/v1/rpc", port, body))
     out = {"cold_ms": cold * 1000, "cpu_ms": _cpu_ms(proc.pid), "log": log, "pid": proc.pid}
     try:
         time.sleep(1.0)
@@ -81,14 +81,22 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--importtime", type=int, default=0, metavar="N")
     ap.add_argument("--smaps", action="store_true")
+    ap.add_argument("--tree", type=Path, default=ROOT, help="run the sandbox_agent package found in this directory")
+    ap.add_argument("--against", type=Path, help="a second tree, run alternately with --tree (before/after)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="startup-") as tmp:
         work = Path(tmp)
         try:
-            one_run(work, [], mock=False)  # writes the .pyc of anything changed since the last run; not counted
-            runs = [one_run(work, [], mock=True) for _ in range(args.runs)]
+            trees = [args.tree] + ([args.against] if args.against else [])
+            for tree in trees:  # writes the .pyc of anything changed since the last run; not counted
+                one_run(work, [], mock=False, tree=tree)
+            by_tree: dict[Path, list[dict]] = {tree: [] for tree in trees}
+            for _ in range(args.runs):
+                for tree in trees:
+                    by_tree[tree].append(one_run(work, [], mock=True, tree=tree))
+            runs = by_tree[args.tree]
             if args.importtime:
-                run = one_run(work, ["-X", "importtime"], mock=False)
+                run = one_run(work, ["-X", "importtime"], mock=False, tree=args.tree)
                 rows = []
                 for line in run["log"].read_text().splitlines():
                     if line.startswith("import time:") and "|" in line:
@@ -100,15 +108,22 @@ def main() -> int:
                     print(f"  {cum:>8} {name}")
         finally:
             reap_all()
-    med = {k: statistics.median(r[k] for r in runs) for k in ("cold_ms", "cpu_ms", "idle_mb", "mock_mb")}
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    for tree, tree_runs in by_tree.items():
+        if len(by_tree) > 1:
+            print(f"--- {tree}")
+        _print_medians(tree_runs)
+    if args.smaps:
+        print(runs[-1]["smaps"])
+    return 0
+
+
+def _print_medians(runs: list[dict]) -> None:
+    med = {k: statistics.median(r[k] for r in runs) for k in ("cold_ms", "cpu_ms", "idle_mb", "mock_mb")}
     print(f"cold start ms: median {med['cold_ms']:.0f}  runs {[round(r['cold_ms']) for r in runs]}")
     print(f"CPU to answer: median {med['cpu_ms']:.0f} ms  runs {[round(r['cpu_ms']) for r in runs]}")
     print(f"idle RSS MB:   median {med['idle_mb']:.1f}  runs {[round(r['idle_mb'], 1) for r in runs]}")
     print(f"mock child MB: median {med['mock_mb']:.1f}  runs {[round(r['mock_mb'], 1) for r in runs]}")
-    if args.smaps:
-        print(runs[-1]["smaps"])
-    return 0
 
 
 if __name__ == "__main__":
