@@ -46,6 +46,7 @@ class OpenCodeDriver(NpmAgentDriver):
     def __init__(self, installer: Installer) -> None:
         super().__init__("opencode", installer)
         self.pool: ServerPool[OpenCodeServer] = ServerPool("opencode", installer, _key, _serve)
+        self._imports = asyncio.Lock()  # one `opencode import` at a time: they may write the same database
 
     def open_session(self, config: SessionConfig, sink: EventSink) -> AgentSession:
         return OpenCodeSession(config, sink, self)
@@ -70,16 +71,17 @@ class OpenCodeDriver(NpmAgentDriver):
         model, permission_mode = pinned_launch(config)
         launch = opencode_launch(config.env, home, model, permission_mode, installed.version)
         cwd = config.cwd if Path(config.cwd).is_dir() else str(home)  # import files the session under cwd's project
-        proc = await asyncio.create_subprocess_exec(
-            *installed.command, "import", str(export), cwd=cwd, env=launch.env,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), IMPORT_TIMEOUT)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            return False
+        async with self._imports:
+            proc = await asyncio.create_subprocess_exec(
+                *installed.command, "import", str(export), cwd=cwd, env=launch.env,
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            try:
+                out, err = await asyncio.wait_for(proc.communicate(), IMPORT_TIMEOUT)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                return False
         if proc.returncode != 0 or native.encode() not in out:
             tail = err.decode(errors="replace")[-500:]
             log.warning("opencode import of %s failed (exit %s): %s", native, proc.returncode, tail)
