@@ -62,6 +62,9 @@ def _daemon(args: argparse.Namespace) -> Any:
 
 
 def _process_limits(args: argparse.Namespace) -> Any:
+    names = ("max_processes", "max_process_output", "max_process_seconds")
+    if not any(getattr(args, name, None) for name in names):
+        return None  # the defaults, without importing processes/ at start
     from .processes import ProcessLimits
 
     defaults = ProcessLimits()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
 from .. import __version__
 from ..rpc.connection import after_reply
-from ..rpc.dispatcher import Dispatcher
+from ..rpc.dispatcher import Dispatcher, Method
 from ..rpc.errors import AppError
 from ..rpc.openrpc import build_openrpc
 from ..schema.agents import AgentInfo
@@ -45,13 +47,72 @@ from ..schema.methods import (
     SubscriptionClosedNotification,
     UnsubscribeParams,
 )
-from ..schema.processes import ProcessExitedNotification, ProcessOutputNotification
 from ..sessions.subscription import Subscription
 from .client_context import ClientContext
 
 PROTOCOL_VERSION = "2026-11-01"
 
+
+
+class _MethodTable(dict[str, Method]):
+    """The method table, with the handlers of files, processes and terminals imported on the first call of one of
+    their methods or when the whole table is read (rpc.discover): with their models and machinery they cost ~15 ms
+    and ~1 MB at start that most daemons never use."""
+
+    LAZY = {"fs/": "api_fs", "processes/": "api_processes", "terminals/": "api_terminals"}
+    # the order methods are listed in (rpc.discover, docs/openrpc.json), whichever group was loaded first
+    ORDER = ("api", "api_control", "api_daemon", "api_fs", "api_ops", "api_processes", "api_terminals")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending = dict(self.LAZY)
+
+    def _load(self, name: str | None = None) -> None:
+        prefixes = [p for p in self.pending if name is None or name.startswith(p)]
+        for prefix in prefixes:
+            importlib.import_module(f"{__package__}.{self.pending.pop(prefix)}")
+        if prefixes:
+            rank = {f"{__package__}.{m}": i for i, m in enumerate(self.ORDER)}
+            ordered = sorted(dict.items(self), key=lambda kv: rank.get(kv[1].handler.__module__, len(rank)))
+            dict.clear(self)
+            dict.update(self, ordered)
+
+    def get(self, name: str, default: Any = None) -> Any:  # the dispatcher's lookup
+        if self.pending and not dict.__contains__(self, name):
+            self._load(name)
+        return dict.get(self, name, default)
+
+    def __getitem__(self, name: str) -> Method:
+        if self.pending and not dict.__contains__(self, name):
+            self._load(name)
+        return dict.__getitem__(self, name)
+
+    def __contains__(self, name: object) -> bool:
+        return self.get(name) is not None if isinstance(name, str) else False
+
+    def __iter__(self) -> Iterator[str]:
+        self._load()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._load()
+        return dict.__len__(self)
+
+    def keys(self) -> Any:
+        self._load()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self._load()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._load()
+        return dict.items(self)
+
+
 api: Dispatcher[ClientContext] = Dispatcher()
+api.methods = _MethodTable()
 _openrpc: dict[str, Any] | None = None
 
 
@@ -207,6 +268,8 @@ async def rpc_discover(p: EmptyParams, ctx: ClientContext) -> dict[str, Any]:
 def openrpc_document() -> dict[str, Any]:
     global _openrpc
     if _openrpc is None:
+        from ..schema.processes import ProcessExitedNotification, ProcessOutputNotification
+
         _openrpc = build_openrpc(
             api.methods,
             "Sandbox Agent",
@@ -223,4 +286,4 @@ def openrpc_document() -> dict[str, Any]:
     return _openrpc
 
 
-from . import api_control, api_daemon, api_fs, api_ops, api_processes, api_terminals  # noqa: E402,F401
+from . import api_control, api_daemon, api_ops  # noqa: E402,F401  (api_fs, api_processes, api_terminals: _MethodTable)

@@ -22,8 +22,6 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..fs.atomic import AtomicWriter
-from ..fs.ops import open_file
-from ..fs.tar import upload_tar
 from ..rpc.dispatcher import encode_error
 from ..rpc.errors import AppError, RpcError
 from ..schema.errors import ErrorKind
@@ -50,6 +48,8 @@ def _path(request: Request) -> str:
 def host_routes(daemon: Daemon) -> list[Any]:
     async def file_get(request: Request) -> Response:
         try:
+            from ..fs.ops import open_file  # with its models, on first use
+
             fd, size, loc = await asyncio.to_thread(open_file, daemon.fs_roots, _path(request))
         except RpcError as exc:
             return _error(exc)
@@ -109,6 +109,8 @@ def host_routes(daemon: Daemon) -> list[Any]:
                     pending.clear()
             await asyncio.to_thread(spool.write, bytes(pending))
             spool.seek(0)
+            from ..fs.tar import upload_tar  # tarfile, on first use
+
             result = await asyncio.to_thread(upload_tar, daemon.fs_roots, path, spool)
         except ClientDisconnect:
             return Response(status_code=400)
