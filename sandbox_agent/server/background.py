@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -25,7 +25,9 @@ from ..statedir import (
     read_pid_file,
     spawn_daemon,
 )
-from .daemon import Daemon
+
+if TYPE_CHECKING:  # `daemon start|stop|status` and `server` on an owned dir only talk to a daemon (~250 ms less)
+    from .daemon import Daemon
 
 log = logging.getLogger(__name__)
 
