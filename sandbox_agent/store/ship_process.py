@@ -35,7 +35,7 @@ from .outbox import JournalReader, OutboxState
 log = logging.getLogger(__name__)
 
 MODULE = "sandbox_agent.store.ship_process"
-STATUS_EVERY = 0.05
+STATUS_EVERY = 0.1
 RESTART_FIRST = 0.5
 RESTART_MAX = 10.0
 FAILED_STARTS = 3  # children that died before saying anything, in a row, before shipping in-process instead
