@@ -34,11 +34,15 @@ class EmptyResult(_Result):
 
 
 class ClientInfo(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     name: str
     version: str | None = None
 
 
 class ServerInfo(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     name: str
     version: str
 
@@ -105,6 +109,8 @@ class SessionCreateParams(_Params):
 
 
 class PendingPermission(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     permission_id: str
     action: str
     metadata: dict[str, Any] | None = None
@@ -238,17 +244,23 @@ class QuestionRejectParams(_Params):
 
 
 class SessionEventNotification(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     subscription_id: str
     event: Any
 
 
 class SubscriptionClosedNotification(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     subscription_id: str
     reason: Literal["overflow", "session_ended", "unsubscribed"]
     resume_offset: int = Field(description="the last sequence delivered; subscribe again from here")
 
 
 class InstallProgressNotification(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     agent: str
     phase: str
     bytes: int | None = None

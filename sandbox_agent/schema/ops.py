@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .usage import UsageTotals
 
 
 class RunningTurn(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     session_id: str
     agent: str
     turn_id: str
@@ -17,6 +19,8 @@ class RunningTurn(BaseModel):
 
 
 class StatusResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     version: str
     pid: int
     uptime_s: float

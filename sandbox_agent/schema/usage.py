@@ -58,6 +58,8 @@ class UsageParams(BaseModel):
 
 
 class SessionUsage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     session_id: str
     agent: str
     model: str | None = None
