@@ -98,3 +98,20 @@ def test_a_shipper_process_that_dies_is_started_again(tmp_path, store_url) -> No
         shipper.stop(1)
     assert shipper.state == "stopped"
     wait_for(lambda: not shipper_pids(path), timeout=5)
+
+
+def test_a_shipper_process_that_cannot_start_leaves_shipping_to_a_thread(tmp_path, store_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from sandbox_agent.store import ship_process
+
+    path = tmp_path / "journal.sqlite3"
+    journal(path, [("a", n, OK) for n in range(1, 4)])
+    real = ship_process.child_command
+    monkeypatch.setattr(ship_process, "child_command", lambda p: (["/bin/false"], real(p)[1]))  # dies at once
+    shipper = ShipperProcess(store_url, path)
+    shipper.start()
+    try:
+        wait_for(lambda: shipper.restarts >= 2 and shipper.state == "down")  # started again, with backoff
+        wait_for(lambda: shipper.state == "ok" and shipper.watermark == 3, timeout=30)  # then the in-process thread
+        assert stored_count(store_url) == 3
+    finally:
+        shipper.stop(1)
