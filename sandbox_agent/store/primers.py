@@ -11,6 +11,7 @@ text), and the note is dropped once a turn started after the restore (the journa
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +49,12 @@ class Primers:
         tmp.replace(self.path)
 
 
-_open: dict[Path, Primers] = {}
+_open: dict[str, Primers] = {}
 
 
 def primers_for(state_dir: Path) -> Primers:
     """One Primers per state dir in this process (the restore and the API share it)."""
-    key = state_dir.resolve()
+    key = os.path.abspath(state_dir)  # no syscall per message (resolve() would stat the path)
     primers = _open.get(key)
     if primers is None:
         primers = _open[key] = Primers(state_dir)
