@@ -20,8 +20,10 @@ def _load() -> ModuleType:
     if pkg is not None:  # already imported, fully or by this module
         return pkg
     spec = importlib.util.find_spec("uvicorn")
-    if spec is None or spec.loader is None:
-        raise ImportError("uvicorn is not installed")
+    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+        import uvicorn  # an importer this trick does not fit (or no uvicorn): the ordinary way
+
+        return uvicorn
     pkg = importlib.util.module_from_spec(spec)
 
     def complete(name: str) -> Any:
@@ -34,9 +36,12 @@ def _load() -> ModuleType:
     try:
         from uvicorn.config import Config
         from uvicorn.server import Server
-    except BaseException:
-        del sys.modules["uvicorn"]
-        raise
+    except Exception:
+        for name in [n for n in sys.modules if n == "uvicorn" or n.startswith("uvicorn.")]:
+            del sys.modules[name]
+        import uvicorn  # the ordinary way, with its CLI
+
+        return uvicorn
     pkg.Config, pkg.Server = Config, Server  # type: ignore[attr-defined]
     return pkg
 
