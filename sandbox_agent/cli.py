@@ -49,6 +49,11 @@ def _state_dir(args: argparse.Namespace) -> Path:
 def _daemon(args: argparse.Namespace) -> Any:
     from .server.daemon import Daemon
 
+    if getattr(args, "store", None):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:  # else the daemon dies at start with a traceback
+            raise CliError("--store needs psycopg, which this build lacks: pip install 'sandbox-agent-py[postgres]'")
     daemon = Daemon(
         state_dir=_state_dir(args),
         ephemeral=args.ephemeral,
