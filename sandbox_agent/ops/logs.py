@@ -18,7 +18,6 @@ import contextvars
 import datetime as _dt
 import json
 import logging
-import logging.handlers
 import os
 import re
 import sys
@@ -177,22 +176,23 @@ def rotating_file_handler(
     path: Path, fmt: str = "text", max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS
 ) -> logging.Handler:
     """A size-rotated log file (`daemon.log`, `.1` .. `.N`), private to the user, in our format."""
+    import logging.handlers  # here: pickle, queue and socket with it cost `server` (logging to stderr) ~3 ms
+
+    class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+        """Each new log file is readable by its owner only (rotated ones keep the mode when renamed)."""
+
+        def _open(self) -> Any:
+            stream = super()._open()
+            try:
+                os.chmod(self.baseFilename, 0o600)
+            except OSError:
+                pass
+            return stream
+
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     handler = _PrivateRotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     handler.setFormatter(formatter(fmt, with_time=True))
     return handler
-
-
-class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """Each new log file is readable by its owner only (rotated ones keep the mode when renamed)."""
-
-    def _open(self) -> Any:
-        stream = super()._open()
-        try:
-            os.chmod(self.baseFilename, 0o600)
-        except OSError:
-            pass
-        return stream
 
 
 def configure(
