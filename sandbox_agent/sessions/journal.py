@@ -141,20 +141,25 @@ class Journal:
             self._busy = True  # the writer thread keeps off the connection meanwhile
         rows, records, callbacks = self._rows, self._records, self._callbacks
         self._rows, self._records, self._callbacks = [], {}, {}
+        if not self._commit_batch(rows, records, callbacks):
+            self._start_writer()  # the writer thread retries them, in order, as for its own failed commits
+        self._deliver_done()
+        return True
+
+    def _commit_batch(self, rows: list[Row], records: dict[str, bytes], callbacks: dict[str, Any]) -> bool:
+        """Commit one batch (the connection is ours: `_busy` is set) and record its outcome for delivery."""
         started = time.perf_counter()
         ok = self._commit(rows, records)
         elapsed = time.perf_counter() - started
         with self._cond:
-            if not ok:  # the writer thread retries them, in order, as for its own failed commits
+            if not ok:
+                # keep them, in order, ahead of anything newer; delivery goes on from memory meanwhile
                 self._queue_rows[:0] = rows
                 self._queue_records = {**records, **self._queue_records}
             self._done.append((callbacks, elapsed if ok else -1.0, len(rows)))
             self._busy = False
             self._cond.notify_all()
-        if not ok:
-            self._start_writer()
-        self._deliver_done()
-        return True
+        return ok
 
     # the writer thread
 
@@ -169,17 +174,7 @@ class Journal:
                 self._queue_rows, self._queue_records, self._queue_callbacks = [], {}, {}
                 self._busy = True
                 self._cond.notify_all()
-            started = time.perf_counter()
-            ok = self._commit(rows, records)
-            elapsed = time.perf_counter() - started
-            with self._cond:
-                if not ok:
-                    # keep them, in order, ahead of anything newer; delivery goes on from memory meanwhile
-                    self._queue_rows[:0] = rows
-                    self._queue_records = {**records, **self._queue_records}
-                self._done.append((callbacks, elapsed if ok else -1.0, len(rows)))
-                self._busy = False
-                self._cond.notify_all()
+            ok = self._commit_batch(rows, records, callbacks)
             self._signal_loop()
             if not ok:
                 with self._cond:
@@ -254,21 +249,19 @@ class Journal:
         )
         return [bytes(r[0]) for r in cur]
 
+    _RECORDS = (
+        "SELECT s.record, (SELECT COALESCE(MAX(seq), 0) FROM events e WHERE e.session_id = s.session_id) "
+        "FROM sessions s "
+    )
+
     def sessions(self) -> list[tuple[dict[str, Any], int]]:
         """Every stored session record with its last sequence number."""
-        cur = self._reader.execute(
-            "SELECT s.record, (SELECT COALESCE(MAX(seq), 0) FROM events e WHERE e.session_id = s.session_id) "
-            "FROM sessions s ORDER BY s.created_at, s.session_id"
-        )
+        cur = self._reader.execute(self._RECORDS + "ORDER BY s.created_at, s.session_id")
         return [(orjson.loads(rec), int(last)) for rec, last in cur]
 
     def session(self, session_id: str) -> tuple[dict[str, Any], int] | None:
         """One stored session record with its last sequence number."""
-        row = self._reader.execute(
-            "SELECT s.record, (SELECT COALESCE(MAX(seq), 0) FROM events e WHERE e.session_id = s.session_id) "
-            "FROM sessions s WHERE s.session_id = ?",
-            (session_id,),
-        ).fetchone()
+        row = self._reader.execute(self._RECORDS + "WHERE s.session_id = ?", (session_id,)).fetchone()
         return None if row is None else (orjson.loads(row[0]), int(row[1]))
 
     def last_of_types(self, session_id: str, types: tuple[str, ...]) -> bytes | None:

@@ -42,7 +42,7 @@ class ParkedSession:
         assert session.journal is not None
         r = session.record
         parked = cls(r.session_id, r.agent, r.model, r.cwd, session.log.last_seq, session.journal)
-        parked._info = session.info().model_dump_json(exclude_none=True).encode()
+        parked._info = _info_json(session)
         return parked
 
     @property
@@ -62,8 +62,12 @@ class ParkedSession:
     def info(self, loaded: Callable[[], Session]) -> SessionInfo:
         """Its info; a session parked at start-up is loaded once (`loaded`, not kept) to learn it."""
         if self._info is None:
-            self._info = loaded().info().model_dump_json(exclude_none=True).encode()
+            self._info = _info_json(loaded())
         return SessionInfo.model_validate_json(self._info)
+
+
+def _info_json(session: Session) -> bytes:
+    return session.info().model_dump_json(exclude_none=True).encode()
 
 
 def parked_from_record(raw_record: dict[str, object], last_seq: int, journal: Journal) -> ParkedSession:
