@@ -105,6 +105,34 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process, all its threads (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent during a window by the daemon, its descendants (the agent children) and this process
+    (the benchmark client): where each prompt's CPU goes, on the same 2 cores."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.kids = descendants(pid)
+        self.start = self._read()
+
+    def _read(self) -> tuple[float, float, float]:
+        return cpu_s(self.pid), sum(cpu_s(k) for k in self.kids), time.process_time()
+
+    def per_prompt_ms(self, prompts: int) -> dict[str, float]:
+        end = self._read()
+        daemon, kids, client = ((e - s) * 1000 / max(prompts, 1) for s, e in zip(self.start, end, strict=True))
+        return {"daemon": daemon, "children": kids, "client": client}
+
+
 def rss_mb(pid: int) -> float:
     try:
         with open(f"/proc/{pid}/status") as f:

@@ -14,6 +14,9 @@ and RSS with 100 mock sessions, once for throughput. Figures are medians over th
 - cold start: spawn → first 200 answer to the call listing agents (theirs `GET /v1/agents`, ours `agents/list`
   as POST /v1/rpc), a fresh connection tried every 2 ms, on a port picked beforehand for both.
 - RSS: VmRSS of the daemon process 1 s after start-up, and after 100 mock sessions (agent children apart).
+- CPU per prompt, in each throughput window: the daemon (all its threads), its agent children, and this process
+  (the benchmark client), from /proc/<pid>/stat (10 ms ticks) and process_time(). All three share the 2 cores, so
+  "cores / (client + children CPU per prompt)" is the most prompts/s the machine allows a daemon that costs nothing.
 - `--fanout` (ours only): one session streaming to 50 WebSocket subscribers while one client prompts it; events/s
   delivered in total and p99 delivery lag (receive time - the event's `time`, which has 1 ms resolution); then
   again with one extra subscriber that reads nothing, which must not slow the others. Then the driver goes on
@@ -44,6 +47,7 @@ from websockets.asyncio.client import connect
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _peer import (
     PEER_VERSION,
+    CpuMeter,
     PeerClient,
     cold_start,
     descendants,
@@ -130,7 +134,10 @@ class Target:
             cmd = [str(PYTHON), "-m", "sandbox_agent", "server", "--no-token", "--port", str(port)]
             cmd += ["--state-dir", state, "--log-level", "warning"]
             body = b'{"jsonrpc":"2.0","id":1,"method":"agents/list","params":{}}'
-            proc, *cold = cold_start(cmd, None, ROOT, log, port, http_request("POST", "/v1/rpc", port, body))
+            # without PYTHONDONTWRITEBYTECODE: an installed package has its .pyc; with it, every module changed since
+            # its .pyc was written would be compiled again at every start (run_all also starts ours once, untimed)
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+            proc, *cold = cold_start(cmd, env, ROOT, log, port, http_request("POST", "/v1/rpc", port, body))
         return proc, (cold[0], cold[1]), port
 
     async def client(self, port: int) -> PeerClient | OursClient:
@@ -184,17 +191,21 @@ async def throughput_phase(t: Target, seconds: float) -> dict[str, float]:
         sid = await c.new_session("seq")
         await prompt_loop(c, sid, time.perf_counter() + 0.5, [])
         seq_lat: list[float] = []
+        meter = CpuMeter(proc.pid)
         t0 = time.perf_counter()
         n = await prompt_loop(c, sid, t0 + seconds, seq_lat)
         sequential = n / (time.perf_counter() - t0)
+        seq_cpu = meter.per_prompt_ms(n)
         clients = [await t.client(port) for _ in range(CONCURRENT)]
         sids = [await cl.new_session(f"c{i}") for i, cl in enumerate(clients)]
         pairs = list(zip(clients, sids, strict=True))
         await asyncio.gather(*(prompt_loop(cl, s, time.perf_counter() + 0.5, []) for cl, s in pairs))
         lat: list[float] = []
+        meter = CpuMeter(proc.pid)
         t0 = time.perf_counter()
         counts = await asyncio.gather(*(prompt_loop(cl, s, t0 + seconds, lat) for cl, s in pairs))
         concurrent = sum(counts) / (time.perf_counter() - t0)
+        con_cpu = meter.per_prompt_ms(sum(counts))
         lat.sort()
         for cl in [c, *clients]:
             await cl.close()
@@ -204,6 +215,10 @@ async def throughput_phase(t: Target, seconds: float) -> dict[str, float]:
             "concurrent_prompts_s": concurrent,
             "concurrent_p50_ms": lat[len(lat) // 2] * 1000,
             "concurrent_p99_ms": lat[int(len(lat) * 0.99)] * 1000,
+            **{f"seq_cpu_{k}_ms": v for k, v in seq_cpu.items()},
+            **{f"con_cpu_{k}_ms": v for k, v in con_cpu.items()},
+            # prompts/s the 2 cores allow if the daemon cost nothing: what the client and agent children need
+            "ceiling_prompts_s": (os.cpu_count() or 1) * 1000 / max(con_cpu["client"] + con_cpu["children"], 1e-6),
         }
     finally:
         stop(proc)
@@ -323,6 +338,14 @@ ROWS = [  # key, label, unit format, higher is better, goal text, goal test on (
     ("children_rss_mb", f"agent children RSS, sum of {SESSIONS} (MB)", "{:.0f}", False, "-", None),
     ("sequential_p50_ms", "one prompt round trip p50 (ms)", "{:.2f}", False, "-", None),
     ("concurrent_p99_ms", f"prompt latency p99, {CONCURRENT} sessions (ms)", "{:.2f}", False, "-", None),
+    ("seq_cpu_daemon_ms", "CPU per sequential prompt: daemon (ms)", "{:.3f}", False, "-", None),
+    ("seq_cpu_children_ms", "... agent child (ms)", "{:.3f}", False, "-", None),
+    ("seq_cpu_client_ms", "... benchmark client (ms)", "{:.3f}", False, "-", None),
+    ("con_cpu_daemon_ms", f"CPU per prompt, {CONCURRENT} sessions: daemon (ms)", "{:.3f}", False, "-", None),
+    ("con_cpu_children_ms", "... agent children (ms)", "{:.3f}", False, "-", None),
+    ("con_cpu_client_ms", "... benchmark client (ms)", "{:.3f}", False, "-", None),
+    ("ceiling_prompts_s", f"{CONCURRENT} sessions, prompts/s if the daemon cost no CPU (cores / client+children CPU)",
+     "{:,.0f}", True, "-", None),
 ]
 
 
@@ -359,6 +382,7 @@ async def run_all(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     peer.env["RUST_LOG"] = "warn"  # as ours runs at --log-level warning
     install_mock(peer.binary, peer.env)
     ours = Target("ours", work)
+    stop(ours.start()[0])  # writes the .pyc of anything changed since the last run: not a cold start we count
     runs: dict[str, list[dict[str, float]]] = {"theirs": [], "ours": [], "fanout": []}
     for i in range(args.runs):
         order = [peer, ours] if i % 2 == 0 else [ours, peer]
