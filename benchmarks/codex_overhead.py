@@ -1,7 +1,11 @@
 """What the daemon adds to a Codex turn: the same scripted one-reply turn (a) straight on `codex app-server` and
-(b) through `sandbox-agent server` over WebSocket, both against the fake Responses provider.
+(b) through `sandbox-agent server` over WebSocket, both against one fake Responses provider.
 
     python benchmarks/codex_overhead.py [--turns 30]
+
+Interleaved A/B: both sides stay up, and each round times one direct and one daemon turn, alternating which goes
+first. Prints each side's median, what the daemon adds (median and IQR of the per-round differences), the server
+process's CPU per turn and the load average; `--help` says exactly what each figure means.
 """
 
 from __future__ import annotations
@@ -10,16 +14,16 @@ import argparse
 import asyncio
 import itertools
 import json
-import statistics
 import sys
 import tempfile
-import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _daemon import DaemonUnderTest  # noqa: E402
+from _daemon import PAIRED_HELP, START_TIMEOUT, DaemonUnderTest, Turn, close_agent, paired_turns  # noqa: E402
 
 from sandbox_agent.agents.launch_env import codex_launch  # noqa: E402
 from sandbox_agent.install import Installer  # noqa: E402
@@ -28,7 +32,9 @@ from sandbox_agent.testing import FakeLLM, Reply  # noqa: E402
 REPLY = Reply(text="The answer is forty-two, as always.")
 
 
-async def direct(command: list[str], fake: FakeLLM, turns: int) -> list[float]:
+@asynccontextmanager
+async def direct(command: list[str], fake: FakeLLM) -> AsyncIterator[Turn]:
+    """A `codex app-server` with one thread kept up; yields one whole turn (turn/start to turn/completed)."""
     home = Path(tempfile.mkdtemp())
     work = tempfile.mkdtemp()
     env = {"OPENAI_BASE_URL": fake.url + "/v1", "OPENAI_API_KEY": "sk-fake"}
@@ -44,6 +50,7 @@ async def direct(command: list[str], fake: FakeLLM, turns: int) -> list[float]:
         limit=1 << 24,
     )
     assert proc.stdin and proc.stdout
+    stdin, stdout = proc.stdin, proc.stdout
     ids = itertools.count(1)
 
     async def send(method: str, params: dict | None = None, notify: bool = False) -> int:
@@ -51,63 +58,59 @@ async def direct(command: list[str], fake: FakeLLM, turns: int) -> list[float]:
         msg = {"jsonrpc": "2.0", "method": method, "params": params or {}}
         if not notify:
             msg["id"] = i
-        proc.stdin.write(json.dumps(msg).encode() + b"\n")  # type: ignore[union-attr]
-        await proc.stdin.drain()  # type: ignore[union-attr]
+        stdin.write(json.dumps(msg).encode() + b"\n")
+        await stdin.drain()
         return i
 
-    async def until(pred) -> dict:  # type: ignore[no-untyped-def]
+    async def until(pred: Callable[[dict], bool]) -> dict:
         while True:
-            msg = json.loads(await proc.stdout.readline())  # type: ignore[union-attr]
+            raw = await stdout.readline()
+            if not raw:
+                raise RuntimeError("codex app-server exited")
+            msg = json.loads(raw)
             if pred(msg):
                 return msg
 
-    i = await send("initialize", {"clientInfo": {"name": "bench", "version": "0"}, "capabilities": None})
-    await until(lambda m: m.get("id") == i)
-    await send("initialized", notify=True)
-    i = await send(
-        "thread/start", {"cwd": work, "approvalPolicy": "never", "sandbox": "danger-full-access", "model": "fake-model"}
-    )
-    thread = (await until(lambda m: m.get("id") == i))["result"]["thread"]["id"]
-    times = []
-    for n in range(turns + 2):
-        fake.enqueue(REPLY)
-        t0 = time.perf_counter()
-        await send("turn/start", {"threadId": thread, "input": [{"type": "text", "text": f"q{n}"}]})
-        await until(lambda m: m.get("method") == "turn/completed")
-        if n >= 2:
-            times.append(time.perf_counter() - t0)
-    proc.stdin.close()
-    await proc.wait()
-    return times
+    try:
+        async with asyncio.timeout(START_TIMEOUT):
+            i = await send("initialize", {"clientInfo": {"name": "bench", "version": "0"}, "capabilities": None})
+            await until(lambda m: m.get("id") == i)
+            await send("initialized", notify=True)
+            start = {"cwd": work, "approvalPolicy": "never", "sandbox": "danger-full-access", "model": "fake-model"}
+            i = await send("thread/start", start)
+            thread = (await until(lambda m: m.get("id") == i))["result"]["thread"]["id"]
+
+        async def turn(n: int) -> None:
+            await send("turn/start", {"threadId": thread, "input": [{"type": "text", "text": f"q{n}"}]})
+            await until(lambda m: m.get("method") == "turn/completed")
+
+        yield turn
+    finally:
+        await close_agent(proc)
 
 
-async def through_daemon(fake: FakeLLM, turns: int) -> list[float]:
-    env = {"OPENAI_BASE_URL": fake.url + "/v1", "OPENAI_API_KEY": "sk-fake"}
-    async with DaemonUnderTest() as daemon:
+async def main(turns: int) -> None:
+    command = (await Installer().install("codex")).command
+    async with FakeLLM() as fake, direct(command, fake) as direct_turn, DaemonUnderTest() as daemon:
         params = {
             "agent": "codex",
             "cwd": tempfile.mkdtemp(),
             "model": "fake-model",
             "permission_mode": "bypass",
-            "env": env,
+            "env": {"OPENAI_BASE_URL": fake.url + "/v1", "OPENAI_API_KEY": "sk-fake"},
         }
         sid = (await daemon.call("sessions/create", params))["session_id"]
-        return await daemon.timed_turns(sid, fake, REPLY, turns)
-
-
-async def main(turns: int) -> None:
-    command = (await Installer().install("codex")).command
-    async with FakeLLM() as fake:
-        a = await direct(command, fake, turns)
-        b = await through_daemon(fake, turns)
-    ma, mb = statistics.median(a) * 1000, statistics.median(b) * 1000
-    print(f"codex one-reply turn, median of {turns} (after 2 warm-up turns), fake Responses provider on loopback")
-    print(f"  (a) codex app-server directly        {ma:7.1f} ms")
-    print(f"  (b) through the daemon (WebSocket)   {mb:7.1f} ms")
-    print(f"  added by the daemon                  {mb - ma:7.1f} ms per turn ({(mb / ma - 1) * 100:.0f}%)")
+        run = await paired_turns(
+            direct_turn, lambda n: daemon.prompt(sid, n), lambda: fake.enqueue(REPLY), turns, daemon.server.pid
+        )
+    title = "codex one-reply turn, fake Responses provider on loopback"
+    for line in run.report(title, "codex app-server directly", "through the daemon (WebSocket)"):
+        print(line)
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, epilog=PAIRED_HELP, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--turns", type=int, default=30)
     asyncio.run(main(ap.parse_args().turns))
