@@ -12,6 +12,7 @@ and the write is retried; `health` reports the journal as degraded until it catc
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import sqlite3
@@ -48,9 +49,18 @@ PRAGMA user_version = 1;
 
 RETRY_SECONDS = 1.0
 INLINE_MAX_ROWS = int(os.environ.get("SANDBOX_AGENT_JOURNAL_INLINE_ROWS", "64"))  # see _commit_inline
+# Rows go in as one multi-row INSERT per chunk: one sqlite3_step for the whole chunk, during which the GIL is
+# released. executemany steps once per row and takes the GIL back after each, so the writer thread queued behind a
+# busy event loop for a switch interval (5 ms) per row (docs/decisions.md, "Journal: one statement per batch").
+CHUNK_ROWS = 128
 MAX_PENDING = 50_000  # rows waiting for the writer before the event loop waits for it (memory stays bounded)
 Committed = Callable[[int], None]
 Row = tuple[str, int, str, bytes]
+
+
+@functools.cache
+def _insert_sql(n: int) -> str:
+    return "INSERT OR IGNORE INTO events(session_id, seq, type, body) VALUES " + ",".join(["(?,?,?,?)"] * n)
 
 
 class Journal:
@@ -79,7 +89,10 @@ class Journal:
         self.commits = 0
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        # room for one cached statement per chunk size (1..CHUNK_ROWS) besides the others
+        db = sqlite3.connect(
+            str(self.path), isolation_level=None, check_same_thread=False, cached_statements=CHUNK_ROWS + 64
+        )
         db.execute("PRAGMA journal_mode=WAL")
         # A process crash cannot lose a committed WAL transaction with NORMAL; only an OS crash could.
         db.execute("PRAGMA synchronous=NORMAL")
@@ -185,6 +198,9 @@ class Journal:
 
     def _commit(self, rows: list[Row], records: dict[str, bytes]) -> bool:
         try:
+            if not records and 0 < len(rows) <= CHUNK_ROWS:  # the usual batch: one autocommitted statement, one step
+                self._db.execute(_insert_sql(len(rows)), [v for row in rows for v in row])
+                return self._committed()
             self._db.execute("BEGIN")
             if records:
                 now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -193,10 +209,9 @@ class Journal:
                     "ON CONFLICT(session_id) DO UPDATE SET record = excluded.record",
                     [(sid, rec, now) for sid, rec in records.items()],
                 )
-            if rows:
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO events(session_id, seq, type, body) VALUES (?, ?, ?, ?)", rows
-                )
+            for i in range(0, len(rows), CHUNK_ROWS):
+                chunk = rows[i : i + CHUNK_ROWS]
+                self._db.execute(_insert_sql(len(chunk)), [v for row in chunk for v in row])
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             try:
@@ -207,6 +222,9 @@ class Journal:
                 log.error("journal write failed, keeping %d events in memory and retrying: %s", len(rows), exc)
             self.error = str(exc)
             return False
+        return self._committed()
+
+    def _committed(self) -> bool:
         if self.error is not None:
             log.warning("journal writes recovered")
         self.error = None
