@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 60.0  # seconds for the server to say where it listens
 TURN_TIMEOUT = 120.0  # seconds for one turn on either side; a hung agent ends the run instead of the machine's day
 WARMUP = 2  # untimed turns on each side before the timed rounds; the first turns pay for start-up
+SETTLE = 0.2  # seconds of quiet before each turn (see paired_turns)
 
 PAIRED_HELP = f"""How the real-agent benchmarks pair their turns, and what they print:
 - Both sides start first and stay up: (a) the agent driven directly and (b) a `sandbox-agent server` session on
@@ -201,10 +202,18 @@ async def paired_turns(
         await asyncio.wait_for(turn(n), TURN_TIMEOUT)
         return time.perf_counter() - t0
 
+    async def settle() -> None:
+        # Claude Code keeps working for ~40 ms after its `result` line: a message sent at once waits for that,
+        # one sent later does not. A pause before every timed turn times the warm turn a user sees (without it,
+        # a side's turn was fast or slow by whether the other side ran in between: 15-30 vs 60-75 ms).
+        await asyncio.sleep(SETTLE)
+
     async def on_direct(n: int) -> None:
+        await settle()
         run.direct.append(await one(direct, n))
 
     async def on_daemon(n: int) -> None:
+        await settle()
         cpu0 = cpu_seconds(daemon_pid)
         run.daemon.append(await one(daemon, n))
         run.daemon_cpu += cpu_seconds(daemon_pid) - cpu0

@@ -62,7 +62,7 @@ class MockSession(AgentSession):
         if config.fork is not None:
             extra.update(MOCK_FORK_FROM=config.fork.source_native_id, MOCK_FORK_KEEP=str(config.fork.user_messages))
         self.proc = AgentProcess(
-            [sys.executable, "-I", str(SCRIPT)], child_env(config.env, extra), config.cwd, self._on_line
+            [sys.executable, "-I", "-S", str(SCRIPT)], child_env(config.env, extra), config.cwd, self._on_line
         )
         self._ready: asyncio.Future[None] | None = None
         self._watch: asyncio.Task[None] | None = None

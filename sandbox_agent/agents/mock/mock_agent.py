@@ -1,9 +1,9 @@
 """The mock agent process: scripted by the first word of each message, speaking its own NDJSON on stdio.
 
-Runs as `python -I mock_agent.py` (stdlib only, no asyncio: it starts in ~20 ms with ~10 MB RSS) exactly like a
-real agent CLI would: the daemon writes one JSON line per input and reads one per output. A turn is a generator
-that yields what it waits for — ("sleep", seconds) or ("ask", request id) — so a selectors loop can run it,
-deliver replies to it, and cancel it on interrupt. Trigger words are listed in TRIGGERS.
+Runs as `python -I -S mock_agent.py` (stdlib only, no site, no asyncio: it starts in ~15 ms with ~10 MB RSS)
+exactly like a real agent CLI would: the daemon writes one JSON line per input and reads one per output. A turn is a
+generator that yields what it waits for — ("sleep", seconds) or ("ask", request id) — so a selectors loop can
+run it, deliver replies to it, and cancel it on interrupt. Trigger words are listed in TRIGGERS.
 """
 
 from __future__ import annotations
@@ -307,7 +307,7 @@ class Mock:
             if self.waiting is not None and self.waiting[0] == "sleep":
                 timeout = max(0.0, self.waiting[1] - time.monotonic())
             if poll.poll(None if timeout is None else timeout * 1000):  # ms
-                data = os.read(0, 1 << 20)
+                data = os.read(0, 1 << 16)  # under malloc's mmap threshold: no mmap/munmap per read
                 if not data:
                     return
                 buf += data
