@@ -27,6 +27,7 @@ from .auth import SUBPROTOCOL, TokenAuth
 from .client_context import ClientContext
 from .daemon import Daemon
 from .host_routes import host_routes
+from .ws_protocol import SEND_TEXTS
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +88,20 @@ def build_app(
         offered = websocket.scope.get("subprotocols") or []
         await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
 
-        async def send(data: bytes) -> None:
-            await websocket.send_text(data.decode())
+        send_texts = websocket.scope.get("extensions", {}).get(SEND_TEXTS)  # ws_protocol.py: one write for many
 
         async def send_many(frames: list[bytes]) -> None:
+            if send_texts is not None:
+                try:
+                    if await send_texts(frames):
+                        return
+                except OSError:  # the client is gone: what Starlette's own send raises then
+                    raise WebSocketDisconnect(code=1006) from None
             for frame in frames:
                 await websocket.send_text(frame.decode())
+
+        async def send(data: bytes) -> None:
+            await send_many([data])
 
         ctx = ClientContext(daemon, None, send_many)
         conn = Connection(send, api, ctx)

@@ -14,6 +14,7 @@ from typing import Any
 from .app import MAX_MESSAGE, build_app
 from .daemon import Daemon
 from .uvicorn_core import uvicorn  # without uvicorn's command line (click, reload supervisors): ~20 ms, ~1.6 MB
+from .ws_protocol import websocket_protocol
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +43,6 @@ def check_bind(host: str, token: str | None, no_token: bool) -> None:
         )
 
 
-def _websocket_protocol(**kwargs: Any) -> Any:
-    """uvicorn's websockets-sansio protocol, imported at the first WebSocket upgrade: the websockets package costs
-    ~12 ms and ~1 MB at start, which a daemon driven over POST, stdio or its unix socket never needs."""
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-
-    return WebSocketsSansIOProtocol(**kwargs)
-
-
 def uvicorn_config(app: Any, host: str, port: int, log_level: str = "warning") -> uvicorn.Config:
     fast = sys.platform != "win32"
     return uvicorn.Config(
@@ -58,7 +51,7 @@ def uvicorn_config(app: Any, host: str, port: int, log_level: str = "warning") -
         port=port,
         loop="uvloop" if fast else "asyncio",
         http="httptools",
-        ws=_websocket_protocol,  # type: ignore[arg-type]  # a factory: uvicorn only calls it
+        ws=websocket_protocol,  # type: ignore[arg-type]  # a factory: uvicorn only calls it
         ws_max_size=MAX_MESSAGE,
         ws_per_message_deflate=False,  # measured: deflate costs ~20% throughput for little gain on loopback
         log_level=log_level,
