@@ -591,109 +591,133 @@ def _endpoint_flags(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--token", help="bearer token (or SANDBOX_AGENT_TOKEN)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The CLI; with `only`, just that command (argparse setup is ~11 ms for all of them, paid at every start)."""
     parser = argparse.ArgumentParser(prog="sandbox-agent", description=__doc__)
     parser.add_argument("--version", action="version", version=f"sandbox-agent {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    if only in (None, "server"):
+        p = sub.add_parser("server", help="serve JSON-RPC over WebSocket/HTTP, SSE and health")
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+        p.add_argument("--token", help="require this bearer token (or SANDBOX_AGENT_TOKEN)")
+        p.add_argument("--no-token", action="store_true", help="run without a token, on purpose")
+        _cors_flag(p)
+        _daemon_flags(p)
+        p.set_defaults(fn=cmd_server)
 
-    p = sub.add_parser("server", help="serve JSON-RPC over WebSocket/HTTP, SSE and health")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
-    p.add_argument("--token", help="require this bearer token (or SANDBOX_AGENT_TOKEN)")
-    p.add_argument("--no-token", action="store_true", help="run without a token, on purpose")
-    _cors_flag(p)
-    _daemon_flags(p)
-    p.set_defaults(fn=cmd_server)
+    if only in (None, "stdio"):
+        p = sub.add_parser(
+            "stdio",
+            help="JSON-RPC as NDJSON on stdin/stdout, relayed to the state dir's shared daemon (started if needed)",
+        )
+        _daemon_flags(p, attach=True)
+        p.set_defaults(fn=cmd_stdio)
 
-    p = sub.add_parser(
-        "stdio",
-        help="JSON-RPC as NDJSON on stdin/stdout, relayed to the state dir's shared daemon (started if needed)",
-    )
-    _daemon_flags(p, attach=True)
-    p.set_defaults(fn=cmd_stdio)
+    if only in (None, "daemon"):
+        p = sub.add_parser("daemon", help="the state dir's shared background daemon: start, stop, status, run")
+        p.add_argument("action", choices=["start", "stop", "status", "run"], help="run = in the foreground")
+        _daemon_flags(p)
+        p.add_argument("--host", default="127.0.0.1", help="with --port: also serve HTTP/WebSocket here")
+        p.add_argument("--port", type=int, default=None, help="also serve HTTP/WebSocket (0 picks a free port)")
+        p.add_argument("--token", help="require this bearer token on HTTP (or SANDBOX_AGENT_TOKEN)")
+        p.add_argument("--no-token", action="store_true", help="serve HTTP without a token, on purpose")
+        _cors_flag(p)
+        p.add_argument("--idle-exit", type=float, default=None, metavar="S", help="exit after S idle seconds")
+        p.add_argument("--log-max-bytes", type=int, default=None, help="rotate daemon.log at this size (5 MiB)")
+        p.add_argument("--foreground-log", action="store_true", help="run: log to stderr instead of daemon.log")
+        p.add_argument("--timeout", type=float, default=20.0, help="stop: seconds before SIGKILL")
+        p.add_argument("--json", action="store_true", help="status: as JSON")
+        p.set_defaults(fn=cmd_daemon)
 
-    p = sub.add_parser("daemon", help="the state dir's shared background daemon: start, stop, status, run")
-    p.add_argument("action", choices=["start", "stop", "status", "run"], help="run = in the foreground")
-    _daemon_flags(p)
-    p.add_argument("--host", default="127.0.0.1", help="with --port: also serve HTTP/WebSocket here")
-    p.add_argument("--port", type=int, default=None, help="also serve HTTP/WebSocket (0 picks a free port)")
-    p.add_argument("--token", help="require this bearer token on HTTP (or SANDBOX_AGENT_TOKEN)")
-    p.add_argument("--no-token", action="store_true", help="serve HTTP without a token, on purpose")
-    _cors_flag(p)
-    p.add_argument("--idle-exit", type=float, default=None, metavar="S", help="exit after S idle seconds")
-    p.add_argument("--log-max-bytes", type=int, default=None, help="rotate daemon.log at this size (5 MiB)")
-    p.add_argument("--foreground-log", action="store_true", help="run: log to stderr instead of daemon.log")
-    p.add_argument("--timeout", type=float, default=20.0, help="stop: seconds before SIGKILL")
-    p.add_argument("--json", action="store_true", help="status: as JSON")
-    p.set_defaults(fn=cmd_daemon)
+    if only in (None, "status"):
+        p = sub.add_parser("status", help="a running daemon on one screen: sessions, agents, pending requests, lag")
+        p.add_argument(
+            "--state-dir", help="the daemon that owns this state dir (default $XDG_STATE_HOME/sandbox-agent)"
+        )
+        _endpoint_flags(p, required=False)
+        p.add_argument("--json", action="store_true", help="the full status as JSON, for machines")
+        p.set_defaults(fn=cmd_status)
 
-    p = sub.add_parser("status", help="a running daemon on one screen: sessions, agents, pending requests, lag")
-    p.add_argument("--state-dir", help="the daemon that owns this state dir (default $XDG_STATE_HOME/sandbox-agent)")
-    _endpoint_flags(p, required=False)
-    p.add_argument("--json", action="store_true", help="the full status as JSON, for machines")
-    p.set_defaults(fn=cmd_status)
+    if only in (None, "agents"):
+        p = sub.add_parser("agents", help="list agents with install state and coverage")
+        _endpoint_flags(p, required=False)
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(fn=cmd_agents)
 
-    p = sub.add_parser("agents", help="list agents with install state and coverage")
-    _endpoint_flags(p, required=False)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(fn=cmd_agents)
+    if only in (None, "api"):
+        p = sub.add_parser("api", help="call any API method on a running server")
+        p.add_argument("method", help="e.g. sessions/list")
+        p.add_argument("params", nargs="*", help="a JSON object and/or key=value pairs (values parsed as JSON)")
+        _endpoint_flags(p, required=True)
+        p.set_defaults(fn=cmd_api)
 
-    p = sub.add_parser("api", help="call any API method on a running server")
-    p.add_argument("method", help="e.g. sessions/list")
-    p.add_argument("params", nargs="*", help="a JSON object and/or key=value pairs (values parsed as JSON)")
-    _endpoint_flags(p, required=True)
-    p.set_defaults(fn=cmd_api)
+    if only in (None, "install-agent"):
+        p = sub.add_parser("install-agent", help="install an agent from npm (pinned versions)")
+        p.add_argument("agent", nargs="?")
+        p.add_argument("--all", action="store_true", help="install every agent")
+        p.add_argument("--version", help="a version other than the pinned, tested one")
+        p.add_argument("--reinstall", action="store_true")
+        p.set_defaults(fn=cmd_install_agent)
 
-    p = sub.add_parser("install-agent", help="install an agent from npm (pinned versions)")
-    p.add_argument("agent", nargs="?")
-    p.add_argument("--all", action="store_true", help="install every agent")
-    p.add_argument("--version", help="a version other than the pinned, tested one")
-    p.add_argument("--reinstall", action="store_true")
-    p.set_defaults(fn=cmd_install_agent)
+    if only in (None, "credentials"):
+        p = sub.add_parser("credentials", help="find API keys you already have")
+        creds = p.add_subparsers(dest="what", required=True)
+        p = creds.add_parser("extract-env", help="print them as env lines (env vars, then agents' auth files)")
+        p.add_argument("--export", action="store_true", help="prefix each line with `export `")
+        p.set_defaults(fn=cmd_credentials)
 
-    p = sub.add_parser("credentials", help="find API keys you already have")
-    creds = p.add_subparsers(dest="what", required=True)
-    p = creds.add_parser("extract-env", help="print them as env lines (env vars, then agents' auth files)")
-    p.add_argument("--export", action="store_true", help="prefix each line with `export `")
-    p.set_defaults(fn=cmd_credentials)
+    if only in (None, "fake-llm"):
+        p = sub.add_parser("fake-llm", help="a scripted fake Anthropic/OpenAI provider on 127.0.0.1")
+        p.add_argument("--script", help="a JSON (or YAML) list of replies")
+        p.add_argument("--port", type=int, default=0)
+        p.set_defaults(fn=cmd_fake_llm)
 
-    p = sub.add_parser("fake-llm", help="a scripted fake Anthropic/OpenAI provider on 127.0.0.1")
-    p.add_argument("--script", help="a JSON (or YAML) list of replies")
-    p.add_argument("--port", type=int, default=0)
-    p.set_defaults(fn=cmd_fake_llm)
+    if only in (None, "mcp"):
+        p = sub.add_parser("mcp", help="serve the MCP facade on stdio (the state dir's daemon, or --endpoint a server)")
+        _endpoint_flags(p, required=False)
+        _daemon_flags(p, attach=True)
+        p.set_defaults(fn=cmd_mcp)
 
-    p = sub.add_parser("mcp", help="serve the MCP facade on stdio (the state dir's daemon, or --endpoint a server)")
-    _endpoint_flags(p, required=False)
-    _daemon_flags(p, attach=True)
-    p.set_defaults(fn=cmd_mcp)
+    if only in (None, "acp"):
+        p = sub.add_parser("acp", help="serve ACP on stdio: any ACP client drives any agent (the state dir's daemon)")
+        p.add_argument("--agent", default="mock", help="the agent for session/new without _meta (default %(default)s)")
+        _endpoint_flags(p, required=False)
+        _daemon_flags(p, attach=True)
+        p.set_defaults(fn=cmd_acp)
 
-    p = sub.add_parser("acp", help="serve ACP on stdio: any ACP client drives any agent (the state dir's daemon)")
-    p.add_argument("--agent", default="mock", help="the agent for session/new without _meta (default %(default)s)")
-    _endpoint_flags(p, required=False)
-    _daemon_flags(p, attach=True)
-    p.set_defaults(fn=cmd_acp)
+    if only in (None, "bundle"):
+        p = sub.add_parser("bundle", help="build the portable artifacts (a zipapp for python3 3.11-3.13, a standalone)")
+        p.add_argument("--kind", choices=["auto", "zipapp", "standalone"], default="auto", help="auto: both")
+        p.add_argument("--out", default="dist", help="the folder to write them to")
+        p.set_defaults(fn=cmd_bundle)
 
-    p = sub.add_parser("bundle", help="build the portable artifacts (a zipapp for python3 3.11-3.13, a standalone)")
-    p.add_argument("--kind", choices=["auto", "zipapp", "standalone"], default="auto", help="auto: both")
-    p.add_argument("--out", default="dist", help="the folder to write them to")
-    p.set_defaults(fn=cmd_bundle)
+    if only in (None, "transcripts"):
+        from .store.cli import add_parser as add_transcripts_parser
 
-    from .store.cli import add_parser as add_transcripts_parser
+        add_transcripts_parser(sub, cmd_transcripts)
 
-    add_transcripts_parser(sub, cmd_transcripts)
+    if only in (None, "demo"):
+        p = sub.add_parser("demo", help="run the server with a demo session on the mock agent")
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=DEFAULT_PORT)
+        p.add_argument("--prompt", default="everything")
+        p.add_argument("--agent", default="auto", help="auto: claude/codex/amp when its API key is set, else mock")
+        _daemon_flags(p)
+        p.set_defaults(fn=cmd_demo)
 
-    p = sub.add_parser("demo", help="run the server with a demo session on the mock agent")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT)
-    p.add_argument("--prompt", default="everything")
-    p.add_argument("--agent", default="auto", help="auto: claude/codex/amp when its API key is set, else mock")
-    _daemon_flags(p)
-    p.set_defaults(fn=cmd_demo)
     return parser
+
+COMMANDS = (  # every command build_parser() has (tests/test_cli.py checks)
+    "server", "stdio", "daemon", "status", "agents", "api", "install-agent", "credentials", "fake-llm", "mcp",
+    "acp", "bundle", "transcripts", "demo",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    only = argv[0] if argv and argv[0] in COMMANDS else None  # else (help, a typo) every command, for the listing
+    args = build_parser(only).parse_args(argv)
     _setup_logging(getattr(args, "log_level", "warning"), getattr(args, "log_format", "text"))
     try:
         return int(args.fn(args))
