@@ -53,6 +53,8 @@ INLINE_MAX_ROWS = int(os.environ.get("SANDBOX_AGENT_JOURNAL_INLINE_ROWS", "64"))
 # released. executemany steps once per row and takes the GIL back after each, so the writer thread queued behind a
 # busy event loop for a switch interval (5 ms) per row (docs/decisions.md, "Journal: one statement per batch").
 CHUNK_ROWS = 128
+WRITER_PATIENCE_S = 0.005  # a batch on the writer thread this old makes the loop wait for it (see _unstarve)
+WRITER_WAIT_MAX_S = 0.1  # the longest the loop blocks for it at a time
 MAX_PENDING = 50_000  # rows waiting for the writer before the event loop waits for it (memory stays bounded)
 Committed = Callable[[int], None]
 Row = tuple[str, int, str, bytes]
@@ -75,6 +77,7 @@ class Journal:
         self._records: dict[str, bytes] = {}
         self._callbacks: dict[str, tuple[Committed, int]] = {}
         self._kicked = False
+        self._watch: asyncio.TimerHandle | None = None
         # shared with the writer thread, under _cond
         self._cond = threading.Condition()
         self._queue_rows: list[Row] = []
@@ -136,6 +139,28 @@ class Journal:
                 self._queue_callbacks[sid] = cb  # the newest sequence per session is what counts
             self._cond.notify_all()
         self._rows, self._records, self._callbacks = [], {}, {}
+        if self._watch is None and self._loop is not None:
+            self._watch = self._loop.call_later(WRITER_PATIENCE_S, self._unstarve)
+
+    def _unstarve(self) -> None:
+        """On the loop, a moment after handing the writer work: if it is still at it, wait for it here, blocked.
+
+        A loop that never blocks starves the writer thread of the GIL. CPython wakes a waiting thread whenever the
+        holder releases the GIL for I/O (the select(0) of every busy iteration), the holder takes it back first,
+        and the waiter's switch-interval timeout restarts each time, so it never asks for a switch. Measured: a
+        busy loop held back a 100-row commit on the thread for over 5 s (tests/test_journal_batches.py). Waiting
+        on the condition blocks in C with the GIL released, so the writer finishes; the commit is then delivered
+        at once, as an inline commit would have been."""
+        self._watch = None
+        with self._cond:
+            self._cond.wait_for(
+                lambda: not (self._busy or self._queue_rows) or self._closing or self.error is not None,
+                WRITER_WAIT_MAX_S,
+            )
+            pending = self._busy or bool(self._queue_rows)
+        self._deliver_done()
+        if pending and not self._closing and self.error is None and self._loop is not None:
+            self._watch = self._loop.call_later(WRITER_PATIENCE_S, self._unstarve)
 
     def _start_writer(self) -> None:
         if self._thread is None:
@@ -291,6 +316,9 @@ class Journal:
         return bytes(row[0]) if row else None
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         self.flush()
         with self._cond:
             self._closing = True
