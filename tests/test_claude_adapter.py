@@ -191,9 +191,12 @@ async def test_crash_then_resume_keeps_the_history(client: SandboxAgent, tmp_pat
         await s.prompt("remember the word alpaca", timeout=90)
         native = (await s.get()).native_session_id
         assert native
-        for _ in range(100):  # Claude writes its own transcript just after the turn
-            if any(Path("/").glob(f"tmp/sandbox-agent-*/{s.id}/claude/claude/projects/*/{native}.jsonl")):
-                break
+        # Claude writes its own transcript just after the turn (later on a loaded machine): kill it only once the
+        # answer is in there, or the resume has nothing to resume
+        pattern = f"tmp/sandbox-agent-*/{s.id}/claude/claude/projects/*/{native}.jsonl"
+        deadline = asyncio.get_running_loop().time() + 30
+        while not any("first answer" in f.read_text(errors="replace") for f in Path("/").glob(pattern)):
+            assert asyncio.get_running_loop().time() < deadline, "claude never wrote the answer to its transcript"
             await asyncio.sleep(0.05)
         for pid in claude_pids(native):
             os.kill(pid, signal.SIGKILL)

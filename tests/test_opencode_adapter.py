@@ -153,7 +153,10 @@ async def test_400_fails_fast_and_500_is_retried(client: SandboxAgent, tmp_path:
 
 
 async def test_two_directories_on_one_server_at_once(client: SandboxAgent, tmp_path: Path) -> None:
-    async with FakeLLM([bash("pwd > where.txt"), bash("pwd > where.txt"), {"text": "a"}, {"text": "b"}]) as fake:
+    # One script for both sessions: each must get a bash call first. Its answer waits 3 s, so whichever session
+    # asks first cannot come back for its second reply before the other one has asked for its first.
+    slow_bash = {**bash("pwd > where.txt"), "initial_delay_ms": 3000}
+    async with FakeLLM([slow_bash, slow_bash, {"text": "a"}, {"text": "b"}]) as fake:
         a = await open_session(client, fake, tmp_path / "a")
         b = await open_session(client, fake, tmp_path / "b")
         await asyncio.gather(a.prompt("a", timeout=90), b.prompt("b", timeout=90))
