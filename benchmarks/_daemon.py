@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _peer import cpu_seconds
 from websockets.asyncio.client import connect
 
 from sandbox_agent.testing import FakeLLM, Reply
@@ -139,12 +140,6 @@ async def close_agent(proc: asyncio.subprocess.Process) -> None:
     except TimeoutError:
         proc.kill()
         await proc.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (all its threads, not its children), in seconds; 10 ms ticks."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def median_and_iqr(values: list[float]) -> tuple[float, float, float]:

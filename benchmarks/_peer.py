@@ -105,8 +105,15 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of one process, all its threads (0 once it is gone)."""
+def installed_env() -> dict[str, str]:
+    """This environment without PYTHONDONTWRITEBYTECODE: an installed package has its .pyc, and with that variable
+    set a daemon compiles every module changed since its .pyc was written again at every start."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process, all its threads, not its children (0 once it is gone); 10 ms
+    ticks."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rpartition(")")[2].split()
@@ -125,7 +132,7 @@ class CpuMeter:
         self.start = self._read()
 
     def _read(self) -> tuple[float, float, float]:
-        return cpu_s(self.pid), sum(cpu_s(k) for k in self.kids), time.process_time()
+        return cpu_seconds(self.pid), sum(cpu_seconds(k) for k in self.kids), time.process_time()
 
     def per_prompt_ms(self, prompts: int) -> dict[str, float]:
         end = self._read()

@@ -56,6 +56,7 @@ from _peer import (
     free_port,
     http_request,
     install_mock,
+    installed_env,
     overflows,
     reap_all,
     rss_mb,
@@ -134,10 +135,8 @@ class Target:
             cmd = [str(PYTHON), "-m", "sandbox_agent", "server", "--no-token", "--port", str(port)]
             cmd += ["--state-dir", state, "--log-level", "warning"]
             body = b'{"jsonrpc":"2.0","id":1,"method":"agents/list","params":{}}'
-            # without PYTHONDONTWRITEBYTECODE: an installed package has its .pyc; with it, every module changed since
-            # its .pyc was written would be compiled again at every start (run_all also starts ours once, untimed)
-            env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-            proc, *cold = cold_start(cmd, env, ROOT, log, port, http_request("POST", "/v1/rpc", port, body))
+            # run_all starts ours once, untimed, so the .pyc of anything changed is written before we count
+            proc, *cold = cold_start(cmd, installed_env(), ROOT, log, port, http_request("POST", "/v1/rpc", port, body))
         return proc, (cold[0], cold[1]), port
 
     async def client(self, port: int) -> PeerClient | OursClient:

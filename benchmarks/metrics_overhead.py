@@ -31,6 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _peer import cpu_seconds
 from mock_throughput import Server, open_rpc, prompt_loop
 
 from sandbox_agent.ops.stats import Stats
@@ -113,13 +114,6 @@ def scrape_cost(sessions: int = 100) -> float:
     for _ in range(n):
         render(d)
     return (time.perf_counter() - t0) / n * 1000
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU the process has used (not its children: the mock agents are not ours to count)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Workload:

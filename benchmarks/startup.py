@@ -30,7 +30,17 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peer import cold_start, descendants, free_port, http_request, reap_all, rss_mb, stop
+from _peer import (
+    cold_start,
+    cpu_seconds,
+    descendants,
+    free_port,
+    http_request,
+    installed_env,
+    reap_all,
+    rss_mb,
+    stop,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -43,13 +53,6 @@ def _rpc(port: int, method: str, params: dict) -> dict:
         return json.loads(r.read())
 
 
-def _cpu_ms(pid: int) -> float:
-    """user + system CPU the process has used so far: less sensitive than wall time to a loaded machine."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
-
-
 def one_run(work: Path, extra: list[str], mock: bool, tree: Path = ROOT) -> dict:
     port = free_port()
     state = tempfile.mkdtemp(prefix="state-", dir=work)
@@ -57,9 +60,8 @@ def one_run(work: Path, extra: list[str], mock: bool, tree: Path = ROOT) -> dict
     cmd += ["--state-dir", state, "--log-level", "warning"]
     body = b'{"jsonrpc":"2.0","id":1,"method":"agents/list","params":{}}'
     log = work / f"server-{port}.log"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # installed code has its .pyc
-    proc, cold, _ = cold_start(cmd, env, tree, log, port, http_request("POST", "/v1/rpc", port, body))
-    out = {"cold_ms": cold * 1000, "cpu_ms": _cpu_ms(proc.pid), "log": log, "pid": proc.pid}
+    proc, cold, _ = cold_start(cmd, installed_env(), tree, log, port, http_request("POST", "/v1/rpc", port, body))
+    out = {"cold_ms": cold * 1000, "cpu_ms": cpu_seconds(proc.pid) * 1000, "log": log, "pid": proc.pid}
     try:
         time.sleep(1.0)
         out["idle_mb"] = rss_mb(proc.pid)
