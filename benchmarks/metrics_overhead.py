@@ -101,6 +101,7 @@ def scrape_cost(sessions: int = 100) -> float:
     class Manager:
         def __init__(self) -> None:
             self.sessions = {str(i): Session() for i in range(sessions)}
+            self.parked: dict[str, Any] = {}  # ended, unused sessions the metrics count without loading
 
     class Daemon:
         manager = Manager()
