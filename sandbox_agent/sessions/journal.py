@@ -1,8 +1,9 @@
 """The durable journal: sessions and their events in one SQLite database (WAL), written by a writer thread.
 
-Events are appended to memory at once; at the end of each event-loop iteration the batch is handed to one
-dedicated writer thread, which commits it in one transaction (SQLite releases the GIL, so this runs on the
-second core) and hands the commit back to the loop. An event is delivered to clients only after its transaction
+Events are appended to memory at once; at the end of each event-loop iteration the batch is committed, on the
+loop when it is small and the writer thread is idle, else by one dedicated writer thread (SQLite releases the GIL,
+so this runs on the second core), which hands the commit back to the loop; a loop too busy to let the writer have
+the GIL waits for it (`_unstarve`). An event is delivered to clients only after its transaction
 committed (durable before delivery), so whatever any client saw survives `kill -9`. While the writer commits,
 the next batch gathers: group commit without a timer. The backlog is bounded: past MAX_PENDING rows the loop
 waits for the writer. If a write fails (a full disk), rows stay queued in memory, delivery goes on from memory,
@@ -224,7 +225,7 @@ class Journal:
     def _commit(self, rows: list[Row], records: dict[str, bytes]) -> bool:
         try:
             if not records and 0 < len(rows) <= CHUNK_ROWS:  # the usual batch: one autocommitted statement, one step
-                self._db.execute(_insert_sql(len(rows)), [v for row in rows for v in row])
+                self._insert(rows)
                 return self._committed()
             self._db.execute("BEGIN")
             if records:
@@ -235,8 +236,7 @@ class Journal:
                     [(sid, rec, now) for sid, rec in records.items()],
                 )
             for i in range(0, len(rows), CHUNK_ROWS):
-                chunk = rows[i : i + CHUNK_ROWS]
-                self._db.execute(_insert_sql(len(chunk)), [v for row in chunk for v in row])
+                self._insert(rows[i : i + CHUNK_ROWS])
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             try:
@@ -248,6 +248,10 @@ class Journal:
             self.error = str(exc)
             return False
         return self._committed()
+
+    def _insert(self, rows: list[Row]) -> None:
+        """At most CHUNK_ROWS rows as one INSERT: one sqlite3_step, with the GIL released throughout."""
+        self._db.execute(_insert_sql(len(rows)), [v for row in rows for v in row])
 
     def _committed(self) -> bool:
         if self.error is not None:
