@@ -32,7 +32,8 @@ PAIRED_HELP = f"""How the real-agent benchmarks pair their turns, and what they 
 - Both sides start first and stay up: (a) the agent driven directly and (b) a `sandbox-agent server` session on
   the same agent, both against one fake provider. Each side takes {WARMUP} untimed warm-up turns; then each of --turns
   rounds times one direct and one daemon turn, the direct one first in even rounds and the daemon one in odd
-  rounds, so the noise of a shared machine falls on both sides alike. Every turn is bounded ({TURN_TIMEOUT:.0f} s).
+  rounds, so the noise of a shared machine falls on both sides alike. Every turn is bounded ({TURN_TIMEOUT:.0f} s)
+  and follows {SETTLE} s of quiet, outside the timing (Claude Code works on for ~40 ms after its result).
 - (a), (b): the median turn time of each side.
 - added by the daemon: the median over rounds of (daemon turn - direct turn in the same round), and the
   interquartile range of those paired differences.
